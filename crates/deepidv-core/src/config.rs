@@ -1,0 +1,404 @@
+//! Configuration: where to talk, with which key, and how patiently.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use http::HeaderValue;
+use http::uri::{Scheme, Uri};
+
+use crate::error::Error;
+
+/// The public API's address.
+pub const DEFAULT_BASE_URL: &str = "https://api.deepidv.com";
+
+/// The environment variable tools read the API key from.
+pub const API_KEY_ENV: &str = "DEEPIDV_API_KEY";
+
+/// The environment variable tools read the base URL from.
+pub const BASE_URL_ENV: &str = "DEEPIDV_BASE_URL";
+
+/// This crate's version, used in the `User-Agent`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    key: String,
+    header: HeaderValue,
+}
+
+impl ApiKey {
+    /// Validates a key: not empty, at most 512 bytes, visible ASCII only.
+    pub fn new(key: impl Into<String>) -> Result<Self, Error> {
+        let key = key.into();
+        let trimmed = key.trim();
+        if trimmed.is_empty() {
+            return Err(Error::invalid_argument(format!(
+                "no API key: set {API_KEY_ENV} or pass one explicitly"
+            )));
+        }
+        if trimmed.len() > 512 || !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid_argument(
+                "API key is malformed: expected at most 512 visible ASCII characters (like sk_test_…)",
+            ));
+        }
+        let key = trimmed.to_owned();
+        let mut header = HeaderValue::from_str(&key)
+            .map_err(|_| Error::invalid_argument("API key is not a valid header value"))?;
+        header.set_sensitive(true);
+        Ok(Self { key, header })
+    }
+
+    /// The key itself. Only request building should need this.
+    pub fn expose(&self) -> &str {
+        &self.key
+    }
+
+    /// A sandbox key (`sk_test_…`) rather than a live one.
+    pub fn is_sandbox(&self) -> bool {
+        self.key.starts_with("sk_test_")
+    }
+
+    pub(crate) fn header(&self) -> &HeaderValue {
+        &self.header
+    }
+
+    /// A form that is safe to print: the prefix and the last two characters.
+    pub fn redacted(&self) -> String {
+        let prefix = ["sk_test_", "sk_live_"]
+            .into_iter()
+            .find(|p| self.key.starts_with(p))
+            .unwrap_or("");
+        let tail: String = if self.key.len() >= prefix.len() + 8 {
+            self.key[self.key.len() - 2..].to_owned()
+        } else {
+            String::new()
+        };
+        format!("{prefix}…{tail}")
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.redacted())
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// A validated base URL: `https`, or `http` to a loopback host (or with explicit opt-in).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    /// Scheme, authority and path prefix, without a trailing slash.
+    prefix: String,
+    loopback: bool,
+}
+
+impl BaseUrl {
+    /// Parses a base URL, refusing plain `http` to anything but a loopback host.
+    pub fn parse(url: &str) -> Result<Self, Error> {
+        Self::parse_with(url, false)
+    }
+
+    /// Parses a base URL, allowing plain `http` to any host. Only for networks you trust.
+    pub fn parse_allowing_http(url: &str) -> Result<Self, Error> {
+        Self::parse_with(url, true)
+    }
+
+    fn parse_with(url: &str, allow_http: bool) -> Result<Self, Error> {
+        let shown = crate::sanitize::terminal_safe(url, None);
+        let bad = |why: &str| Error::invalid_argument(format!("invalid base URL {shown:?}: {why}"));
+        let uri: Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
+        let scheme = uri.scheme().ok_or_else(|| bad("no scheme; expected https://host"))?;
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("credentials in the URL are not allowed; pass the API key instead"));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(bad("a base URL has no query or fragment"));
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let loopback = is_loopback(host);
+        if *scheme == Scheme::HTTPS {
+        } else if *scheme == Scheme::HTTP {
+            if !loopback && !allow_http {
+                return Err(bad(
+                    "plain http is only allowed to loopback hosts; use https, or opt in to insecure http explicitly",
+                ));
+            }
+        } else {
+            return Err(bad("scheme must be https (or http to a loopback host)"));
+        }
+        let path = uri.path().trim_end_matches('/');
+        let prefix = format!("{}://{}{}", scheme, authority.as_str().to_ascii_lowercase(), path);
+        Ok(Self { prefix, loopback })
+    }
+
+    /// The URL as a string, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether the host is a loopback address.
+    pub fn is_loopback(&self) -> bool {
+        self.loopback
+    }
+}
+
+impl Default for BaseUrl {
+    fn default() -> Self {
+        Self { prefix: DEFAULT_BASE_URL.to_owned(), loopback: false }
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.prefix, f)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.prefix)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => v6 == Ipv6Addr::LOCALHOST,
+        Err(_) => false,
+    }
+}
+
+/// How a wait polls a job that is not finished yet.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPolicy {
+    /// Delay before the first poll (default: none).
+    pub first_delay: Duration,
+    /// Nominal delay after the first poll (default 2 s).
+    pub interval: Duration,
+    /// Growth of the nominal delay after each poll (default ×1.5).
+    pub multiplier: f64,
+    /// Largest nominal delay (default 5 s).
+    pub max_interval: Duration,
+    /// Each delay is drawn uniformly within ±this fraction of the nominal one (default 0.2).
+    pub jitter: f64,
+    /// The wait's deadline, from its start (default 10 min).
+    pub timeout: Duration,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::ZERO,
+            interval: Duration::from_secs(2),
+            multiplier: 1.5,
+            max_interval: Duration::from_secs(5),
+            jitter: 0.2,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl PollPolicy {
+    /// The nominal (un-jittered) delay after the `n`-th poll (`n` from 1).
+    pub fn nominal_delay(&self, n: u32) -> Duration {
+        let growth = self.multiplier.max(1.0).powi(n.saturating_sub(1).min(64) as i32);
+        let secs = (self.interval.as_secs_f64() * growth).min(self.max_interval.as_secs_f64());
+        duration_from_secs(secs.max(0.0))
+    }
+}
+
+/// How transient failures (408, 429, 5xx, connect/reset/timeout) are retried.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// First backoff ceiling (default 500 ms); doubles with each consecutive failure.
+    pub initial_backoff: Duration,
+    /// Largest backoff ceiling (default 30 s). Delays are drawn from `[0, ceiling]` (full jitter).
+    pub max_backoff: Duration,
+    /// Largest `Retry-After` honoured (default 60 s).
+    pub max_retry_after: Duration,
+    /// A wait gives up after this many consecutive transient failures (default 5).
+    pub wait_max_failures: u32,
+    /// A single call (get, create) retries at most this many times (default 3).
+    pub call_max_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+            wait_max_failures: 5,
+            call_max_retries: 3,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff ceiling after `failures` consecutive failures (from 1).
+    pub fn backoff_ceiling(&self, failures: u32) -> Duration {
+        let factor = 1u64 << failures.saturating_sub(1).min(30);
+        self.initial_backoff
+            .checked_mul(factor.try_into().unwrap_or(u32::MAX))
+            .unwrap_or(self.max_backoff)
+            .min(self.max_backoff)
+    }
+}
+
+pub(crate) fn duration_from_secs(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+/// Everything a client needs, shared by every frontend.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The API key sent as `x-api-key`.
+    pub api_key: ApiKey,
+    /// Where the API is (default [`DEFAULT_BASE_URL`]).
+    pub base_url: BaseUrl,
+    /// Names the frontend in the `User-Agent` (`deepidv-rust/<version> (<frontend>)`).
+    pub frontend: String,
+    /// Per-request timeout, enforced by the adapter (default 30 s).
+    pub request_timeout: Duration,
+    /// Connect timeout, enforced by the adapter (default 10 s).
+    pub connect_timeout: Duration,
+    /// Largest response body accepted, in bytes (default 16 MiB).
+    pub max_body_bytes: usize,
+    /// How waits poll.
+    pub poll: PollPolicy,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Config {
+    /// A configuration with the default URL, timeouts and policies.
+    pub fn new(api_key: ApiKey) -> Self {
+        Self {
+            api_key,
+            base_url: BaseUrl::default(),
+            frontend: "core".to_owned(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024 * 1024,
+            poll: PollPolicy::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Sets the base URL.
+    pub fn with_base_url(mut self, base_url: BaseUrl) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// Sets the frontend named in the `User-Agent`.
+    pub fn with_frontend(mut self, frontend: impl Into<String>) -> Self {
+        self.frontend = frontend.into();
+        self
+    }
+
+    /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`.
+    pub fn user_agent(&self) -> String {
+        let frontend: String = self
+            .frontend
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .filter(|c| !matches!(c, '(' | ')'))
+            .collect();
+        format!("deepidv-rust/{VERSION} ({frontend})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_key_never_printed() {
+        let k = ApiKey::new("sk_test_supersecret42").unwrap();
+        assert_eq!(format!("{k:?}"), "ApiKey(sk_test_…42)");
+        assert_eq!(k.to_string(), "sk_test_…42");
+        assert!(!format!("{k:?}{k}").contains("supersecret"));
+        assert!(k.is_sandbox());
+        assert!(k.header().is_sensitive());
+        let short = ApiKey::new("abc").unwrap();
+        assert_eq!(short.to_string(), "…");
+    }
+
+    #[test]
+    fn api_key_validation() {
+        assert_eq!(ApiKey::new("").unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
+        assert!(ApiKey::new("   ").unwrap_err().to_string().contains("DEEPIDV_API_KEY"));
+        assert!(ApiKey::new("sk test").is_err());
+        assert!(ApiKey::new("sk_\u{e9}").is_err());
+        assert!(ApiKey::new("x".repeat(513)).is_err());
+        assert_eq!(ApiKey::new(" sk_live_x \n").unwrap().expose(), "sk_live_x");
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(BaseUrl::parse("https://api.deepidv.com/").unwrap().as_str(), "https://api.deepidv.com");
+        assert_eq!(BaseUrl::parse("https://EX.com/api/").unwrap().as_str(), "https://ex.com/api");
+        for ok in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "http://127.9.9.9"] {
+            let u = BaseUrl::parse(ok).unwrap();
+            assert!(u.is_loopback(), "{ok}");
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "https://user:pw@example.com",
+            "https://example.com/?q=1",
+            "https://example.com/#x",
+            "example.com",
+            "",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+        ] {
+            let e = BaseUrl::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+        }
+        assert!(BaseUrl::parse_allowing_http("http://example.com").is_ok());
+    }
+
+    #[test]
+    fn default_policies_match_design() {
+        let p = PollPolicy::default();
+        assert_eq!(p.nominal_delay(1), Duration::from_secs(2));
+        assert_eq!(p.nominal_delay(2), Duration::from_secs(3));
+        assert_eq!(p.nominal_delay(3), Duration::from_millis(4500));
+        assert_eq!(p.nominal_delay(4), Duration::from_secs(5));
+        assert_eq!(p.nominal_delay(1000), Duration::from_secs(5));
+        let r = RetryPolicy::default();
+        assert_eq!(r.backoff_ceiling(1), Duration::from_millis(500));
+        assert_eq!(r.backoff_ceiling(2), Duration::from_secs(1));
+        assert_eq!(r.backoff_ceiling(7), Duration::from_secs(30));
+        assert_eq!(r.backoff_ceiling(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn user_agent_shape() {
+        let c = Config::new(ApiKey::new("k").unwrap()).with_frontend("ureq");
+        assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (ureq)"));
+        let c = c.with_frontend("evil)\r\n");
+        assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (evil)"));
+    }
+}

@@ -1,0 +1,115 @@
+//! Making server-sent text safe to show: one line, no control or bidi characters, no secrets.
+
+use std::fmt::Write;
+
+/// Longest server message kept, in characters.
+const MAX_CHARS: usize = 300;
+
+/// Escapes control and bidirectional-override characters, folds whitespace runs
+/// (newlines included) into one space, truncates, and replaces `secret` if present.
+pub fn terminal_safe(text: &str, secret: Option<&str>) -> String {
+    let redacted;
+    let text = match secret {
+        Some(s) if !s.is_empty() && text.contains(s) => {
+            redacted = text.replace(s, "[REDACTED]");
+            redacted.as_str()
+        }
+        _ => text,
+    };
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS + 8));
+    let mut last_space = false;
+    for (count, c) in text.trim().chars().enumerate() {
+        if count >= MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+            continue;
+        }
+        last_space = false;
+        if c.is_control() || is_bidi_or_invisible(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters that can reorder or hide text on a terminal (Trojan Source).
+fn is_bidi_or_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+        | '\u{FEFF}')
+}
+
+/// Reduces an HTML page to its `<title>` (gateways send these with 502/503/504);
+/// `None` if there is no usable title.
+pub(crate) fn html_title(body: &str) -> Option<&str> {
+    let lower_start = find_ascii_ci(body, "<title")?;
+    let after = &body[lower_start..];
+    let open_end = after.find('>')? + 1;
+    let rest = &after[open_end..];
+    let close = find_ascii_ci(rest, "</title")?;
+    let title = rest[..close].trim();
+    (!title.is_empty()).then_some(title)
+}
+
+pub(crate) fn looks_like_html(body: &str) -> bool {
+    let t = body.trim_start();
+    t.starts_with('<')
+        && (find_ascii_ci(&t[..t.len().min(512)], "<html").is_some()
+            || find_ascii_ci(&t[..t.len().min(512)], "<!doctype").is_some()
+            || find_ascii_ci(&t[..t.len().min(512)], "<head").is_some()
+            || find_ascii_ci(&t[..t.len().min(512)], "<body").is_some())
+}
+
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let h = haystack.as_bytes();
+    let n = needle.as_bytes();
+    if n.len() > h.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_bidi() {
+        assert_eq!(terminal_safe("a\u{1b}[2Jb", None), "a\\u{1b}[2Jb");
+        assert_eq!(terminal_safe("x\u{202E}y", None), "x\\u{202e}y");
+        assert_eq!(terminal_safe(" line1\n\n line2\r\n", None), "line1 line2");
+    }
+
+    #[test]
+    fn redacts_secret() {
+        assert_eq!(
+            terminal_safe("bad key sk_test_123 given", Some("sk_test_123")),
+            "bad key [REDACTED] given"
+        );
+    }
+
+    #[test]
+    fn truncates_long_text() {
+        let long = "x".repeat(1000);
+        let s = terminal_safe(&long, None);
+        assert_eq!(s.chars().count(), MAX_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn finds_html_title() {
+        let page = "<!DOCTYPE html><HTML><head><TITLE> 502 Bad Gateway </title></head><body>x</body></html>";
+        assert!(looks_like_html(page));
+        assert_eq!(html_title(page), Some("502 Bad Gateway"));
+        assert_eq!(html_title("<html><body>no title</body></html>"), None);
+        assert!(!looks_like_html("{\"message\":\"<b>\"}"));
+    }
+}
