@@ -129,7 +129,10 @@ pub struct AdverseMediaResult {
 impl AdverseMediaResult {
     /// The exposure for a category; a missing one reads as zero hits.
     pub fn exposure(&self, category: &Category) -> Exposure {
-        self.exposures_by_category.get(category).cloned().unwrap_or_default()
+        self.exposures_by_category
+            .get(category)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -233,10 +236,14 @@ impl AdverseMediaRequest {
             let v = v.trim();
             let n = v.chars().count();
             if n == 0 || n > 255 {
-                return Err(Error::invalid_argument(format!("{field} must be 1–255 characters")));
+                return Err(Error::invalid_argument(format!(
+                    "{field} must be 1–255 characters"
+                )));
             }
             if v.chars().any(char::is_control) {
-                return Err(Error::invalid_argument(format!("{field} contains control characters")));
+                return Err(Error::invalid_argument(format!(
+                    "{field} contains control characters"
+                )));
             }
             Ok(v.to_owned())
         };
@@ -244,7 +251,9 @@ impl AdverseMediaRequest {
         let last_name = name("last name", last_name)?;
         let email = email.trim();
         let valid_email = email.len() <= 320
-            && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+            && email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+            })
             && !email.chars().any(|c| c.is_whitespace() || c.is_control());
         if !valid_email {
             return Err(Error::invalid_argument(format!(
@@ -275,7 +284,13 @@ impl AdverseMediaRequest {
                 )));
             }
         };
-        Ok(Self { first_name, last_name, email: email.to_owned(), date_of_birth: dob.to_owned(), country })
+        Ok(Self {
+            first_name,
+            last_name,
+            email: email.to_owned(),
+            date_of_birth: dob.to_owned(),
+            country,
+        })
     }
 
     /// The JSON body.
@@ -331,7 +346,14 @@ impl IdempotencyKey {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        Self(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+        Self(format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        ))
     }
 
     /// The key.

@@ -114,10 +114,14 @@ impl BaseUrl {
         let shown = crate::sanitize::terminal_safe(url, None);
         let bad = |why: &str| Error::invalid_argument(format!("invalid base URL {shown:?}: {why}"));
         let uri: Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
-        let scheme = uri.scheme().ok_or_else(|| bad("no scheme; expected https://host"))?;
+        let scheme = uri
+            .scheme()
+            .ok_or_else(|| bad("no scheme; expected https://host"))?;
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         if authority.as_str().contains('@') {
-            return Err(bad("credentials in the URL are not allowed; pass the API key instead"));
+            return Err(bad(
+                "credentials in the URL are not allowed; pass the API key instead",
+            ));
         }
         if uri.query().is_some() || url.contains('#') {
             return Err(bad("a base URL has no query or fragment"));
@@ -138,7 +142,12 @@ impl BaseUrl {
             return Err(bad("scheme must be https (or http to a loopback host)"));
         }
         let path = uri.path().trim_end_matches('/');
-        let prefix = format!("{}://{}{}", scheme, authority.as_str().to_ascii_lowercase(), path);
+        let prefix = format!(
+            "{}://{}{}",
+            scheme,
+            authority.as_str().to_ascii_lowercase(),
+            path
+        );
         Ok(Self { prefix, loopback })
     }
 
@@ -155,7 +164,10 @@ impl BaseUrl {
 
 impl Default for BaseUrl {
     fn default() -> Self {
-        Self { prefix: DEFAULT_BASE_URL.to_owned(), loopback: false }
+        Self {
+            prefix: DEFAULT_BASE_URL.to_owned(),
+            loopback: false,
+        }
     }
 }
 
@@ -217,7 +229,10 @@ impl Default for PollPolicy {
 impl PollPolicy {
     /// The nominal (un-jittered) delay after the `n`-th poll (`n` from 1).
     pub fn nominal_delay(&self, n: u32) -> Duration {
-        let growth = self.multiplier.max(1.0).powi(n.saturating_sub(1).min(64) as i32);
+        let growth = self
+            .multiplier
+            .max(1.0)
+            .powi(n.saturating_sub(1).min(64) as i32);
         let secs = (self.interval.as_secs_f64() * growth).min(self.max_interval.as_secs_f64());
         duration_from_secs(secs.max(0.0))
     }
@@ -345,8 +360,16 @@ mod tests {
 
     #[test]
     fn api_key_validation() {
-        assert_eq!(ApiKey::new("").unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
-        assert!(ApiKey::new("   ").unwrap_err().to_string().contains("DEEPIDV_API_KEY"));
+        assert_eq!(
+            ApiKey::new("").unwrap_err().kind(),
+            crate::ErrorKind::InvalidArgument
+        );
+        assert!(
+            ApiKey::new("   ")
+                .unwrap_err()
+                .to_string()
+                .contains("DEEPIDV_API_KEY")
+        );
         assert!(ApiKey::new("sk test").is_err());
         assert!(ApiKey::new("sk_\u{e9}").is_err());
         assert!(ApiKey::new("x".repeat(513)).is_err());
@@ -355,9 +378,20 @@ mod tests {
 
     #[test]
     fn base_url_rules() {
-        assert_eq!(BaseUrl::parse("https://api.deepidv.com/").unwrap().as_str(), "https://api.deepidv.com");
-        assert_eq!(BaseUrl::parse("https://EX.com/api/").unwrap().as_str(), "https://ex.com/api");
-        for ok in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "http://127.9.9.9"] {
+        assert_eq!(
+            BaseUrl::parse("https://api.deepidv.com/").unwrap().as_str(),
+            "https://api.deepidv.com"
+        );
+        assert_eq!(
+            BaseUrl::parse("https://EX.com/api/").unwrap().as_str(),
+            "https://ex.com/api"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+            "http://127.9.9.9",
+        ] {
             let u = BaseUrl::parse(ok).unwrap();
             assert!(u.is_loopback(), "{ok}");
         }

@@ -141,7 +141,10 @@ impl Error {
         let reason = crate::sanitize::terminal_safe(job.error().unwrap_or("no reason given"), None);
         let mut e = Self::new(
             ErrorKind::JobFailed,
-            format!("job {} failed: {reason}", crate::sanitize::terminal_safe(&job.job_id, None)),
+            format!(
+                "job {} failed: {reason}",
+                crate::sanitize::terminal_safe(&job.job_id, None)
+            ),
         );
         e.0.job = Some(Box::new(job));
         e

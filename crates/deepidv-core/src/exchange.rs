@@ -32,9 +32,12 @@ impl Config {
 
     /// `GET /v1/async-jobs/{jobId}`.
     pub fn get_job_request(&self, job_id: &JobId) -> Result<Request<Vec<u8>>, Error> {
-        self.request(Method::GET, format_args!("/v1/async-jobs/{}", job_id.path_segment()))
-            .body(Vec::new())
-            .map_err(|e| Error::internal(format!("could not build the request: {e}")))
+        self.request(
+            Method::GET,
+            format_args!("/v1/async-jobs/{}", job_id.path_segment()),
+        )
+        .body(Vec::new())
+        .map_err(|e| Error::internal(format!("could not build the request: {e}")))
     }
 
     /// `POST /v1/screening/adverse-media` with its `Idempotency-Key`.
@@ -73,7 +76,10 @@ impl Config {
                 )
             })?;
         JobId::new(created.job_id.clone()).map_err(|e| {
-            Error::new(ErrorKind::InvalidResponse, format!("the server returned an unusable job id: {e}"))
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("the server returned an unusable job id: {e}"),
+            )
         })?;
         created.replayed = response.status() == StatusCode::OK;
         Ok(created)
@@ -208,16 +214,32 @@ pub fn error_from_response(
 ) -> Error {
     let (kind, what, hint) = match status.as_u16() {
         400 => (ErrorKind::Rejected, "the request was rejected", None),
-        401 => (ErrorKind::Unauthorized, "the API key was rejected", Some("check the API key (DEEPIDV_API_KEY)")),
+        401 => (
+            ErrorKind::Unauthorized,
+            "the API key was rejected",
+            Some("check the API key (DEEPIDV_API_KEY)"),
+        ),
         403 => (
             ErrorKind::Unauthorized,
             "access denied",
             Some("the API key is missing, or the job belongs to another organization"),
         ),
-        404 => (ErrorKind::NotFound, "job not found", Some("check the job id")),
+        404 => (
+            ErrorKind::NotFound,
+            "job not found",
+            Some("check the job id"),
+        ),
         408 => (ErrorKind::Unavailable, "the server timed out", None),
-        429 => (ErrorKind::Unavailable, "rate limited", Some("slow down, or retry later")),
-        500..=599 => (ErrorKind::Unavailable, "the server failed", Some("retry later")),
+        429 => (
+            ErrorKind::Unavailable,
+            "rate limited",
+            Some("slow down, or retry later"),
+        ),
+        500..=599 => (
+            ErrorKind::Unavailable,
+            "the server failed",
+            Some("retry later"),
+        ),
         300..=399 => (
             ErrorKind::InvalidResponse,
             "unexpected redirect",
@@ -287,7 +309,12 @@ mod tests {
         assert_eq!(r.headers()["x-api-key"], "sk_test_secret123");
         assert!(r.headers()["x-api-key"].is_sensitive());
         assert_eq!(r.headers()["accept"], "application/json");
-        assert!(r.headers()["user-agent"].to_str().unwrap().starts_with("deepidv-rust/"));
+        assert!(
+            r.headers()["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("deepidv-rust/")
+        );
         assert!(r.headers().get("content-type").is_none());
         assert!(r.body().is_empty());
     }
@@ -300,7 +327,9 @@ mod tests {
             let path = r.uri().path();
             let seg = path.strip_prefix("/base/v1/async-jobs/").unwrap();
             assert!(!seg.contains('/') && !seg.is_empty(), "{id} -> {path}");
-            let decoded = percent_encoding::percent_decode_str(seg).decode_utf8().unwrap();
+            let decoded = percent_encoding::percent_decode_str(seg)
+                .decode_utf8()
+                .unwrap();
             assert_eq!(decoded, id);
         }
     }
@@ -308,11 +337,21 @@ mod tests {
     #[test]
     fn create_request_shape() {
         let c = config();
-        let body = AdverseMediaRequest::new("Ada", "Lovelace", "ada@example.com", "1815-12-10", Some("gb")).unwrap();
+        let body = AdverseMediaRequest::new(
+            "Ada",
+            "Lovelace",
+            "ada@example.com",
+            "1815-12-10",
+            Some("gb"),
+        )
+        .unwrap();
         let key = IdempotencyKey::new("k-1").unwrap();
         let r = c.create_adverse_media_request(&body, &key).unwrap();
         assert_eq!(r.method(), Method::POST);
-        assert_eq!(r.uri(), "http://127.0.0.1:9/base/v1/screening/adverse-media");
+        assert_eq!(
+            r.uri(),
+            "http://127.0.0.1:9/base/v1/screening/adverse-media"
+        );
         assert_eq!(r.headers()["content-type"], "application/json");
         assert_eq!(r.headers()["idempotency-key"], "k-1");
         let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
@@ -339,7 +378,9 @@ mod tests {
             (302, ErrorKind::InvalidResponse),
         ];
         for (status, kind) in cases {
-            let e = c.parse_job_response(&response(status, &[], "")).unwrap_err();
+            let e = c
+                .parse_job_response(&response(status, &[], ""))
+                .unwrap_err();
             assert_eq!(e.kind(), kind, "{status}");
             assert_eq!(e.status().map(|s| s.as_u16()), Some(status));
             assert!(e.to_string().contains(&format!("HTTP {status}")), "{e}");
@@ -348,11 +389,23 @@ mod tests {
 
     #[test]
     fn message_read_in_documented_order() {
-        assert_eq!(server_message(b"Insufficient funds or subscription.", None).unwrap(), "Insufficient funds or subscription.");
-        assert_eq!(server_message(br#"{"message":"m","error":"e"}"#, None).unwrap(), "m");
+        assert_eq!(
+            server_message(b"Insufficient funds or subscription.", None).unwrap(),
+            "Insufficient funds or subscription."
+        );
+        assert_eq!(
+            server_message(br#"{"message":"m","error":"e"}"#, None).unwrap(),
+            "m"
+        );
         assert_eq!(server_message(br#"{"error":"e"}"#, None).unwrap(), "e");
-        assert_eq!(server_message(br#"{"error":{"message":"nested"}}"#, None).unwrap(), "nested");
-        assert_eq!(server_message(br#"{"message":"bad id","code":"INVALID_ID"}"#, None).unwrap(), "bad id [INVALID_ID]");
+        assert_eq!(
+            server_message(br#"{"error":{"message":"nested"}}"#, None).unwrap(),
+            "nested"
+        );
+        assert_eq!(
+            server_message(br#"{"message":"bad id","code":"INVALID_ID"}"#, None).unwrap(),
+            "bad id [INVALID_ID]"
+        );
         assert_eq!(server_message(br#"{"other":1}"#, None), None);
         assert_eq!(server_message(b"", None), None);
         assert_eq!(
@@ -365,12 +418,17 @@ mod tests {
     fn error_line_is_one_safe_line_without_the_key() {
         let c = config();
         let body = r#"{"message":"key sk_test_secret123 is invalid\n\u001b[31mred"}"#;
-        let e = c.parse_job_response(&response(401, &[("x-request-id", "req_42")], body)).unwrap_err();
+        let e = c
+            .parse_job_response(&response(401, &[("x-request-id", "req_42")], body))
+            .unwrap_err();
         let line = e.to_string();
         assert!(!line.contains("sk_test_secret123"), "{line}");
         assert!(line.contains("[REDACTED]"));
         assert!(!line.contains('\n') && !line.contains('\u{1b}'), "{line:?}");
-        assert!(line.contains("HTTP 401") && line.contains("req_42"), "{line}");
+        assert!(
+            line.contains("HTTP 401") && line.contains("req_42"),
+            "{line}"
+        );
         assert_eq!(e.request_id(), Some("req_42"));
         assert!(line.contains("check the API key"));
     }
@@ -381,12 +439,19 @@ mod tests {
         let page = "<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body>".to_owned()
             + &"x".repeat(5000)
             + "</body></html>";
-        let e = c.parse_job_response(&response(503, &[("x-amzn-requestid", "amz-1")], &page)).unwrap_err();
+        let e = c
+            .parse_job_response(&response(503, &[("x-amzn-requestid", "amz-1")], &page))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unavailable);
-        assert!(e.to_string().contains("503 Service Temporarily Unavailable"));
+        assert!(
+            e.to_string()
+                .contains("503 Service Temporarily Unavailable")
+        );
         assert!(e.to_string().len() < 300, "{e}");
         assert_eq!(e.request_id(), Some("amz-1"));
-        let bare = c.parse_job_response(&response(502, &[], "<html><body>oops</body></html>")).unwrap_err();
+        let bare = c
+            .parse_job_response(&response(502, &[], "<html><body>oops</body></html>"))
+            .unwrap_err();
         assert!(bare.to_string().contains("Bad Gateway"), "{bare}");
     }
 
@@ -396,35 +461,58 @@ mod tests {
         let h = |pairs: &[(&str, &str)]| {
             let mut m = HeaderMap::new();
             for (k, v) in pairs {
-                m.insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+                m.insert(
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
             }
             m
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&h(&[("retry-after", "7")]), now, cap), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&h(&[("retry-after", "3600")]), now, cap), Some(cap));
+        assert_eq!(
+            retry_after(&h(&[("retry-after", "7")]), now, cap),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&h(&[("retry-after", "3600")]), now, cap),
+            Some(cap)
+        );
         assert_eq!(retry_after(&h(&[("retry-after", "soon")]), now, cap), None);
         assert_eq!(retry_after(&h(&[("retry-after", "-1")]), now, cap), None);
         assert_eq!(retry_after(&h(&[]), now, cap), None);
         let date = httpdate::fmt_http_date(now + Duration::from_secs(12));
-        assert_eq!(retry_after(&h(&[("retry-after", &date)]), now, cap), Some(Duration::from_secs(12)));
+        assert_eq!(
+            retry_after(&h(&[("retry-after", &date)]), now, cap),
+            Some(Duration::from_secs(12))
+        );
         // The answer's own Date wins over our clock (skew-proof).
         let server_now = httpdate::fmt_http_date(now + Duration::from_secs(10));
         assert_eq!(
-            retry_after(&h(&[("retry-after", &date), ("date", &server_now)]), now, cap),
+            retry_after(
+                &h(&[("retry-after", &date), ("date", &server_now)]),
+                now,
+                cap
+            ),
             Some(Duration::from_secs(2))
         );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
-        assert_eq!(retry_after(&h(&[("retry-after", &past)]), now, cap), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(&h(&[("retry-after", &past)]), now, cap),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
     fn body_cap_enforced_by_length_and_header() {
         let mut c = config();
         c.max_body_bytes = 10;
-        let e = c.parse_job_response(&response(200, &[], "01234567890")).unwrap_err();
+        let e = c
+            .parse_job_response(&response(200, &[], "01234567890"))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidResponse);
-        let e = c.parse_job_response(&response(200, &[("content-length", "999999")], "")).unwrap_err();
+        let e = c
+            .parse_job_response(&response(200, &[("content-length", "999999")], ""))
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidResponse);
         assert!(e.to_string().contains("10 byte limit"));
     }
@@ -433,18 +521,34 @@ mod tests {
     fn created_response() {
         let c = config();
         let ok = c
-            .parse_created_response(&response(202, &[], r#"{"jobId":"job_1","status":"pending","message":"queued"}"#))
+            .parse_created_response(&response(
+                202,
+                &[],
+                r#"{"jobId":"job_1","status":"pending","message":"queued"}"#,
+            ))
             .unwrap();
         assert_eq!(ok.job_id, "job_1");
         assert!(!ok.replayed);
         let replay = c
-            .parse_created_response(&response(200, &[], r#"{"jobId":"job_1","status":"ready","message":"replayed"}"#))
+            .parse_created_response(&response(
+                200,
+                &[],
+                r#"{"jobId":"job_1","status":"ready","message":"replayed"}"#,
+            ))
             .unwrap();
         assert!(replay.replayed);
         assert_eq!(replay.status, crate::JobStatus::Ready);
-        let bad = c.parse_created_response(&response(202, &[], r#"{"jobId":"../x","status":"pending"}"#)).unwrap_err();
+        let bad = c
+            .parse_created_response(&response(
+                202,
+                &[],
+                r#"{"jobId":"../x","status":"pending"}"#,
+            ))
+            .unwrap_err();
         assert_eq!(bad.kind(), ErrorKind::InvalidResponse);
-        let v = c.parse_created_response(&response(400, &[], r#"{"message":"email is required"}"#)).unwrap_err();
+        let v = c
+            .parse_created_response(&response(400, &[], r#"{"message":"email is required"}"#))
+            .unwrap_err();
         assert_eq!(v.kind(), ErrorKind::Rejected);
         assert!(v.to_string().contains("email is required"));
     }

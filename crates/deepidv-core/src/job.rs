@@ -64,7 +64,9 @@ impl JobId {
             .chars()
             .find(|&c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control() || c.is_whitespace())
         {
-            return Err(bad(&format!("it contains {c:?}; a job id is one path segment")));
+            return Err(bad(&format!(
+                "it contains {c:?}; a job id is one path segment"
+            )));
         }
         Ok(Self(id))
     }
@@ -251,7 +253,15 @@ impl fmt::Debug for JobResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let raw = self.raw.get();
         if raw.len() > 200 {
-            write!(f, "JobResult({}… {} bytes)", &raw[..(0..=200).rev().find(|&i| raw.is_char_boundary(i)).unwrap_or(0)], raw.len())
+            write!(
+                f,
+                "JobResult({}… {} bytes)",
+                &raw[..(0..=200)
+                    .rev()
+                    .find(|&i| raw.is_char_boundary(i))
+                    .unwrap_or(0)],
+                raw.len()
+            )
         } else {
             write!(f, "JobResult({raw})")
         }
@@ -272,7 +282,9 @@ impl Serialize for JobResult {
 
 impl<'de> Deserialize<'de> for JobResult {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self { raw: Box::<RawValue>::deserialize(d)? })
+        Ok(Self {
+            raw: Box::<RawValue>::deserialize(d)?,
+        })
     }
 }
 
@@ -433,7 +445,12 @@ impl WireJob<'_> {
             ),
             JobStatus::Unknown(s) => JobState::Unknown(s),
         };
-        Job { job_id: self.job_id, state, created_at: self.created_at, updated_at: self.updated_at }
+        Job {
+            job_id: self.job_id,
+            state,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
     }
 }
 

@@ -71,7 +71,9 @@ pub use config::{
     VERSION,
 };
 pub use error::{Error, ErrorKind};
-pub use exchange::{REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message};
+pub use exchange::{
+    REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message,
+};
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
 pub use poller::{
     Action, CreateScreening, Event, Machine, Poller, PollerState, TransportError,

@@ -62,7 +62,10 @@ pub struct TransportError {
 impl TransportError {
     /// A transport failure of this kind; `message` is the adapter's description.
     pub fn new(kind: TransportErrorKind, message: impl fmt::Display) -> Self {
-        Self { kind, message: message.to_string() }
+        Self {
+            kind,
+            message: message.to_string(),
+        }
     }
 
     /// Its kind.
@@ -132,7 +135,13 @@ struct Engine<T> {
 }
 
 impl<T> Engine<T> {
-    fn new(config: Arc<Config>, now: Duration, wall: SystemTime, seed: u64, max_failures: u32) -> Self {
+    fn new(
+        config: Arc<Config>,
+        now: Duration,
+        wall: SystemTime,
+        seed: u64,
+        max_failures: u32,
+    ) -> Self {
         Self {
             config,
             start: now,
@@ -164,7 +173,9 @@ impl<T> Engine<T> {
             return Action::Done(outcome);
         }
         if self.finished {
-            return Action::Done(Err(Error::internal("poll called after the machine finished")));
+            return Action::Done(Err(Error::internal(
+                "poll called after the machine finished",
+            )));
         }
         if self.in_flight {
             self.finished = true;
@@ -209,11 +220,19 @@ impl<T> Engine<T> {
 
     /// A transient failure: retry after a backoff (or `Retry-After`), or give up.
     /// `on_deadline` builds the error for a deadline that passed.
-    fn transient(&mut self, now: Duration, error: Error, on_deadline: impl FnOnce(&Error) -> Error) {
+    fn transient(
+        &mut self,
+        now: Duration,
+        error: Error,
+        on_deadline: impl FnOnce(&Error) -> Error,
+    ) {
         self.failures += 1;
         if self.failures >= self.max_failures {
             let n = self.failures;
-            let msg = format!("{} (gave up after {n} consecutive failures)", error.message());
+            let msg = format!(
+                "{} (gave up after {n} consecutive failures)",
+                error.message()
+            );
             self.outcome = Some(Err(error.rewrite(msg)));
             return;
         }
@@ -231,7 +250,11 @@ impl<T> Engine<T> {
         };
         self.schedule(now + delay);
         let delay = self.next_at.saturating_sub(now);
-        self.events.push_back(Event::Retrying { failures: self.failures, delay, error });
+        self.events.push_back(Event::Retrying {
+            failures: self.failures,
+            delay,
+            error,
+        });
     }
 
     fn transport_error(&self, error: TransportError) -> Error {
@@ -312,14 +335,26 @@ impl Poller {
     /// A single `GET` of the job, retried at most `retry.call_max_retries` times on
     /// transient failures. `now` is the caller's monotonic clock, `wall` the wall
     /// clock (for `Retry-After` dates), `seed` any random number (for jitter).
-    pub fn get(config: Arc<Config>, job_id: JobId, now: Duration, wall: SystemTime, seed: u64) -> Self {
+    pub fn get(
+        config: Arc<Config>,
+        job_id: JobId,
+        now: Duration,
+        wall: SystemTime,
+        seed: u64,
+    ) -> Self {
         let max = config.retry.call_max_retries.saturating_add(1);
         Self::new(config, Mode::Get, job_id, now, wall, seed, max)
     }
 
     /// Polls the job until it is `ready` or `failed`, or the deadline
     /// (`poll.timeout`) passes. The last poll lands on the deadline.
-    pub fn wait(config: Arc<Config>, job_id: JobId, now: Duration, wall: SystemTime, seed: u64) -> Self {
+    pub fn wait(
+        config: Arc<Config>,
+        job_id: JobId,
+        now: Duration,
+        wall: SystemTime,
+        seed: u64,
+    ) -> Self {
         let max = config.retry.wait_max_failures;
         let mut p = Self::new(config, Mode::Wait, job_id, now, wall, seed, max);
         p.engine.deadline = Some(now + p.timeout);
@@ -351,9 +386,16 @@ impl Poller {
 
     /// Resumes a wait saved with [`Poller::state`]. Its deadline is the original
     /// one, measured on the wall clock: time spent stopped counts.
-    pub fn resume(config: Arc<Config>, state: PollerState, now: Duration, wall: SystemTime) -> Self {
+    pub fn resume(
+        config: Arc<Config>,
+        state: PollerState,
+        now: Duration,
+        wall: SystemTime,
+    ) -> Self {
         let timeout = Duration::from_millis(state.timeout_ms);
-        let elapsed_ms = unix_ms(wall).saturating_sub(state.started_at_unix_ms).max(0);
+        let elapsed_ms = unix_ms(wall)
+            .saturating_sub(state.started_at_unix_ms)
+            .max(0);
         let remaining = timeout.saturating_sub(Duration::from_millis(elapsed_ms as u64));
         let max = config.retry.wait_max_failures;
         let mut p = Self::new(config, Mode::Wait, state.job_id, now, wall, state.rng, max);
@@ -406,7 +448,10 @@ impl Poller {
     }
 
     fn timeout_error(&self, last: Option<&Error>) -> Error {
-        let status = self.last_status.as_ref().map_or("never seen", |s| s.as_str());
+        let status = self
+            .last_status
+            .as_ref()
+            .map_or("never seen", |s| s.as_str());
         let mut msg = format!(
             "job {} did not finish within {:?} (last status: {})",
             terminal_safe(self.job_id.as_str(), None),
@@ -444,7 +489,8 @@ impl Poller {
                 let nominal = policy.nominal_delay(self.polls).as_secs_f64();
                 let jitter = policy.jitter.clamp(0.0, 1.0);
                 let factor = 1.0 + jitter * (2.0 * self.engine.rng.unit() - 1.0);
-                self.engine.schedule(now + duration_from_secs(nominal * factor));
+                self.engine
+                    .schedule(now + duration_from_secs(nominal * factor));
             }
         }
     }
@@ -461,7 +507,10 @@ impl Poller {
                 let msg = format!(
                     "job {} expired (HTTP 404{}): it existed earlier in this wait, and the server no longer keeps it; fetch results promptly once ready",
                     terminal_safe(self.job_id.as_str(), None),
-                    error.request_id().map(|r| format!(", request id {r}")).unwrap_or_default()
+                    error
+                        .request_id()
+                        .map(|r| format!(", request id {r}"))
+                        .unwrap_or_default()
                 );
                 self.engine.outcome = Some(Err(error.rewrite(msg).with_expired()));
             }
@@ -545,7 +594,11 @@ impl CreateScreening {
         seed: u64,
     ) -> Self {
         let max = config.retry.call_max_retries.saturating_add(1);
-        Self { engine: Engine::new(config, now, wall, seed, max), body, key }
+        Self {
+            engine: Engine::new(config, now, wall, seed, max),
+            body,
+            key,
+        }
     }
 
     /// The idempotency key every attempt carries.
@@ -559,7 +612,8 @@ impl Machine for CreateScreening {
 
     fn poll(&mut self, now: Duration) -> Action<CreatedJob> {
         let (body, key) = (&self.body, &self.key);
-        self.engine.poll(now, |c| c.create_adverse_media_request(body, key))
+        self.engine
+            .poll(now, |c| c.create_adverse_media_request(body, key))
     }
 
     fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>) {

@@ -1,1 +1,416 @@
-//! placeholder
+//! Blocking deepidv client: a thin driver of [`deepidv_core`] over ureq 3.
+//!
+//! The core decides everything (what to send, when to poll, what to retry); this
+//! crate only does the I/O: it sends the requests the core builds, reads each
+//! answer with the size cap enforced while reading, and sleeps when told to.
+//! It never retries on its own.
+//!
+//! ```no_run
+//! use deepidv_ureq::{Client, JobId};
+//!
+//! let client = Client::from_env()?;                 // DEEPIDV_API_KEY, DEEPIDV_BASE_URL
+//! let job = client.wait(&JobId::new("job_123")?)?;  // polls until ready, with backoff
+//! println!("{}", job.result().map_or("", |r| r.raw_json()));
+//! # Ok::<(), deepidv_ureq::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use deepidv_core::{
+    self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
+    Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+};
+use deepidv_core::{
+    Action, CreateScreening, Machine, Poller, TransportError, TransportErrorKind, http,
+};
+
+/// A blocking client. Cheap to clone (an `Arc`), safe to share between threads,
+/// and it keeps connections alive between requests.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    agent: ureq::Agent,
+    config: Arc<Config>,
+    origin: Instant,
+}
+
+/// A random seed for jitter and idempotency keys, from the standard library's
+/// per-process randomness (no extra crate).
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(Instant::now())
+}
+
+fn random_key() -> IdempotencyKey {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&random_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&random_u64().to_le_bytes());
+    IdempotencyKey::from_random(bytes)
+}
+
+impl Client {
+    /// A client for this configuration. The `User-Agent` names this adapter
+    /// unless the configuration names another frontend.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        let config = if config.frontend == "core" {
+            config.with_frontend("ureq")
+        } else {
+            config
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.request_timeout))
+            .build()
+            .into();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                agent,
+                config: Arc::new(config),
+                origin: Instant::now(),
+            }),
+        })
+    }
+
+    /// A client configured from `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`.
+    pub fn from_env() -> Result<Self, Error> {
+        let key = std::env::var(deepidv_core::API_KEY_ENV).unwrap_or_default();
+        let mut config = Config::new(ApiKey::new(key)?);
+        if let Ok(url) = std::env::var(deepidv_core::BASE_URL_ENV)
+            && !url.trim().is_empty()
+        {
+            config = config.with_base_url(BaseUrl::parse(&url)?);
+        }
+        Self::new(config)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// This client's monotonic clock, as the core reads it.
+    pub fn now(&self) -> Duration {
+        self.inner.origin.elapsed()
+    }
+
+    /// One snapshot of the job (retried on transient failures, at most
+    /// `retry.call_max_retries` times). A failed job is `Ok` here.
+    pub fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
+        self.drive(&mut self.get_poller(job_id), &mut |_| {}, None)
+    }
+
+    /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
+    /// [`ErrorKind::JobFailed`] carrying the job), or the configured deadline.
+    pub fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
+        self.drive(&mut self.wait_poller(job_id), &mut |_| {}, None)
+    }
+
+    /// [`Client::wait`] with another deadline.
+    pub fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
+        let mut config = (*self.inner.config).clone();
+        config.poll.timeout = timeout;
+        let mut poller = Poller::wait(
+            Arc::new(config),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        );
+        self.drive(&mut poller, &mut |_| {}, None)
+    }
+
+    /// Resumes a wait saved with [`deepidv_core::Poller::state`].
+    pub fn resume(&self, state: PollerState) -> Result<Job, Error> {
+        let mut poller = Poller::resume(
+            self.inner.config.clone(),
+            state,
+            self.now(),
+            SystemTime::now(),
+        );
+        self.drive(&mut poller, &mut |_| {}, None)
+    }
+
+    /// Each status the job goes through, as it is observed, ending with the
+    /// terminal one (or an error).
+    pub fn watch(&self, job_id: &JobId) -> Watch {
+        Watch {
+            client: self.clone(),
+            poller: self.wait_poller(job_id),
+            finished: false,
+            error: None,
+            cancel: None,
+        }
+    }
+
+    /// Starts an adverse-media screening. With no `key`, a fresh random
+    /// `Idempotency-Key` is made; every retry of this call reuses it.
+    pub fn create_adverse_media(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<CreatedJob, Error> {
+        let mut call = self.create_call(request, key);
+        self.drive(&mut call, &mut |_| {}, None)
+    }
+
+    /// Starts an adverse-media screening and waits for its outcome.
+    pub fn screen_adverse_media(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Job, Error> {
+        let created = self.create_adverse_media(request, key)?;
+        self.wait(&created.id()?)
+    }
+
+    /// A poller for one snapshot, on this client's clock.
+    pub fn get_poller(&self, job_id: &JobId) -> Poller {
+        Poller::get(
+            self.inner.config.clone(),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// A poller for a wait, on this client's clock.
+    pub fn wait_poller(&self, job_id: &JobId) -> Poller {
+        Poller::wait(
+            self.inner.config.clone(),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// A create call, on this client's clock.
+    pub fn create_call(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> CreateScreening {
+        CreateScreening::new(
+            self.inner.config.clone(),
+            request.clone(),
+            key.unwrap_or_else(random_key),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// The one driver loop: runs any core machine to completion, reporting each
+    /// event to `observer`. With a `cancel` handle, a cancel from another thread
+    /// ends the loop at its next step (waits are interrupted at once) with an
+    /// error of kind [`ErrorKind::Timeout`].
+    pub fn drive<M: Machine>(
+        &self,
+        machine: &mut M,
+        observer: &mut dyn FnMut(&Event),
+        cancel: Option<&CancelHandle>,
+    ) -> Result<M::Output, Error> {
+        loop {
+            let action = self.step(machine, cancel);
+            while let Some(event) = machine.poll_event() {
+                observer(&event);
+            }
+            if let Some(done) = action {
+                return done;
+            }
+        }
+    }
+
+    /// One step: `Some(outcome)` when the machine is done.
+    fn step<M: Machine>(
+        &self,
+        machine: &mut M,
+        cancel: Option<&CancelHandle>,
+    ) -> Option<Result<M::Output, Error>> {
+        if cancel.is_some_and(CancelHandle::is_cancelled) {
+            return Some(Err(CancelHandle::error()));
+        }
+        match machine.poll(self.now()) {
+            Action::Send { request, timeout } => {
+                match self.send(request, timeout, machine.max_body_bytes()) {
+                    Ok(response) => machine.handle_response(self.now(), &response),
+                    Err(e) => machine.handle_transport_error(self.now(), e),
+                }
+                None
+            }
+            Action::WaitUntil(at) => {
+                let delay = at.saturating_sub(self.now());
+                match cancel {
+                    Some(c) => {
+                        if c.sleep(delay) {
+                            return Some(Err(CancelHandle::error()));
+                        }
+                    }
+                    None => std::thread::sleep(delay),
+                }
+                None
+            }
+            Action::Done(outcome) => Some(outcome),
+            _ => Some(Err(Error::new(
+                ErrorKind::Internal,
+                "the core asked for an action this adapter does not know",
+            ))),
+        }
+    }
+
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let agent = &self.inner.agent;
+        let request = agent
+            .configure_request(request)
+            .timeout_global(Some(timeout))
+            .build();
+        let response = agent.run(request).map_err(transport_error)?;
+        let (parts, mut body) = response.into_parts();
+        let limit = u64::try_from(max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut buf = Vec::new();
+        body.with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(limit)
+            .read_to_end(&mut buf)
+            .map_err(|e| {
+                TransportError::new(TransportErrorKind::Io, format!("reading the body: {e}"))
+            })?;
+        Ok(http::Response::from_parts(parts, buf))
+    }
+}
+
+/// Maps ureq's failures onto the core's transport kinds; the core decides what to retry.
+fn transport_error(e: ureq::Error) -> TransportError {
+    use std::io::ErrorKind as Io;
+    let kind = match &e {
+        ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
+        ureq::Error::Io(io) => match io.kind() {
+            Io::ConnectionRefused
+            | Io::NotFound
+            | Io::AddrNotAvailable
+            | Io::HostUnreachable
+            | Io::NetworkUnreachable => TransportErrorKind::Connect,
+            Io::TimedOut | Io::WouldBlock => TransportErrorKind::Timeout,
+            _ => TransportErrorKind::Io,
+        },
+        ureq::Error::Protocol(_) => TransportErrorKind::Io,
+        _ => TransportErrorKind::Other,
+    };
+    TransportError::new(kind, e)
+}
+
+/// Cancels a blocking call from another thread: waits are interrupted at once,
+/// a request in flight finishes (bounded by its timeout) and is not retried.
+#[derive(Clone, Debug, Default)]
+pub struct CancelHandle {
+    state: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl CancelHandle {
+    /// A fresh handle, not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every call using this handle.
+    pub fn cancel(&self) {
+        let (flag, cv) = &*self.state;
+        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    /// Whether [`CancelHandle::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        *self.state.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleeps up to `d`; `true` if cancelled meanwhile.
+    fn sleep(&self, d: Duration) -> bool {
+        let (flag, cv) = &*self.state;
+        let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, d, |cancelled| !*cancelled)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+
+    fn error() -> Error {
+        Error::new(
+            ErrorKind::Timeout,
+            "cancelled by the caller before the job finished",
+        )
+    }
+}
+
+/// Iterator over a job's observed statuses; see [`Client::watch`].
+///
+/// Yields `Ok(job)` for the first snapshot and each status change, the terminal
+/// one included (a `failed` job is `Ok` here too), then ends. A failure (timeout,
+/// expiry, unavailable…) is yielded as one `Err`, then the iterator ends.
+#[derive(Debug)]
+pub struct Watch {
+    client: Client,
+    poller: Poller,
+    finished: bool,
+    error: Option<Error>,
+    cancel: Option<CancelHandle>,
+}
+
+impl Watch {
+    /// Makes the watch cancellable from another thread.
+    pub fn with_cancel(mut self, cancel: CancelHandle) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The poller's state, to save and resume the watch later.
+    pub fn state(&self) -> PollerState {
+        self.poller.state()
+    }
+}
+
+impl Iterator for Watch {
+    type Item = Result<Job, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            while let Some(event) = self.poller.poll_event() {
+                if let Event::Status(job) = event {
+                    return Some(Ok(job));
+                }
+            }
+            if let Some(e) = self.error.take() {
+                return Some(Err(e));
+            }
+            if self.finished {
+                return None;
+            }
+            if let Some(done) = self.client.step(&mut self.poller, self.cancel.as_ref()) {
+                self.finished = true;
+                // A failed job was already yielded as its terminal status.
+                self.error = done.err().filter(|e| e.kind() != ErrorKind::JobFailed);
+            }
+        }
+    }
+}
