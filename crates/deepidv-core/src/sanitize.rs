@@ -18,7 +18,8 @@ pub fn terminal_safe(text: &str, secret: Option<&str>) -> String {
     };
     let mut out = String::with_capacity(text.len().min(MAX_CHARS + 8));
     let mut last_space = false;
-    for (count, c) in text.trim().chars().enumerate() {
+    let mut count = 0; // characters written, escapes included
+    for c in text.trim().chars() {
         if count >= MAX_CHARS {
             out.push('…');
             break;
@@ -26,15 +27,19 @@ pub fn terminal_safe(text: &str, secret: Option<&str>) -> String {
         if c.is_whitespace() {
             if !last_space {
                 out.push(' ');
+                count += 1;
             }
             last_space = true;
             continue;
         }
         last_space = false;
         if c.is_control() || is_bidi_or_invisible(c) {
+            let before = out.len();
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            count += out.len() - before; // escapes are ASCII
         } else {
             out.push(c);
+            count += 1;
         }
     }
     out

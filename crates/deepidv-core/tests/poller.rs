@@ -1,0 +1,564 @@
+//! The polling machine, driven on a virtual clock against a scripted server.
+
+mod support;
+
+use std::time::Duration;
+
+use deepidv_core::{
+    AdverseMediaRequest, CreateScreening, ErrorKind, Event, IdempotencyKey, JobId, JobStatus,
+    Machine, Poller, PollerState, TransportErrorKind,
+};
+use support::*;
+
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+
+fn id() -> JobId {
+    JobId::new("job_abc").unwrap()
+}
+
+fn wait(seed: u64) -> Poller {
+    Poller::wait(arc(config()), id(), Duration::ZERO, wall(), seed)
+}
+
+fn within(gap: Duration, nominal: Duration, jitter: f64) -> bool {
+    let lo = nominal.as_secs_f64() * (1.0 - jitter) - 1e-6;
+    let hi = nominal.as_secs_f64() * (1.0 + jitter) + 1e-6;
+    (lo..=hi).contains(&gap.as_secs_f64())
+}
+
+#[test]
+fn wait_polls_at_once_then_backs_off_by_the_policy() {
+    let script = [
+        "pending",
+        "pending",
+        "processing",
+        "processing",
+        "processing",
+        "ready",
+    ];
+    let mut i = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        i += 1;
+        status("job_abc", script[i - 1])
+    });
+    let job = run.outcome.as_ref().unwrap().clone();
+    assert_eq!(job.status(), JobStatus::Ready);
+    let sends = run.sends();
+    assert_eq!(sends.len(), 6);
+    assert_eq!(sends[0], Duration::ZERO, "first poll is immediate");
+    let nominal = [2000, 3000, 4500, 5000, 5000];
+    for (k, w) in sends.windows(2).enumerate() {
+        let gap = w[1] - w[0];
+        assert!(
+            within(gap, nominal[k] * MS, 0.2),
+            "gap {k} = {gap:?}, nominal {}ms",
+            nominal[k]
+        );
+    }
+    assert_eq!(
+        run.status_events(),
+        ["pending", "processing", "ready"],
+        "one event per change"
+    );
+}
+
+#[test]
+fn the_schedule_is_a_function_of_the_seed() {
+    let sched = |seed| {
+        drive(
+            &mut wait(seed),
+            Duration::ZERO,
+            Duration::ZERO,
+            100,
+            |t, _| status("job_abc", if t > 20 * S { "ready" } else { "pending" }),
+        )
+        .sends()
+    };
+    assert_eq!(sched(7), sched(7));
+    assert_ne!(sched(7), sched(8));
+}
+
+#[test]
+fn deadline_is_never_slept_past_and_the_last_poll_lands_on_it() {
+    let mut c = config();
+    c.poll.timeout = 11 * S;
+    let mut p = Poller::wait(arc(c), id(), 5 * S, wall(), 3);
+    let run = drive(&mut p, 5 * S, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "pending")
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(e.code(), 3);
+    assert!(e.to_string().contains("last status: pending"), "{e}");
+    let deadline = 16 * S;
+    assert_eq!(*run.sends().last().unwrap(), deadline);
+    for s in &run.steps {
+        if let Step::Waited { until, .. } = s {
+            assert!(
+                *until <= deadline,
+                "waited until {until:?} past the deadline"
+            );
+        }
+    }
+    assert_eq!(run.end, deadline);
+}
+
+#[test]
+fn request_timeout_is_bounded_by_the_remaining_time() {
+    let mut c = config();
+    c.poll.timeout = 10 * S;
+    c.request_timeout = 30 * S;
+    let run = drive(
+        &mut Poller::wait(arc(c), id(), Duration::ZERO, wall(), 3),
+        Duration::ZERO,
+        Duration::ZERO,
+        100,
+        |_, _| status("job_abc", "pending"),
+    );
+    for s in &run.steps {
+        if let Step::Sent { at, timeout, .. } = s {
+            assert!(
+                *timeout <= (10 * S).saturating_sub(*at).max(S),
+                "timeout {timeout:?} at {at:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_failed_job_ends_the_wait_with_the_job_attached() {
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "failed")
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::JobFailed);
+    assert_eq!(e.code(), 1);
+    assert_eq!(e.job().unwrap().error(), Some("provider unavailable"));
+    assert!(e.to_string().contains("provider unavailable"));
+}
+
+#[test]
+fn transient_failures_back_off_with_full_jitter_then_recover() {
+    let mut n = 0;
+    let run = drive(&mut wait(9), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        match n {
+            1 => http(503, r#"{"message":"down"}"#),
+            2 => Answer::Transport(TransportErrorKind::Io),
+            3 => http(502, "<html><title>502 Bad Gateway</title></html>"),
+            _ => status("job_abc", "ready"),
+        }
+    });
+    assert!(run.outcome.is_ok());
+    let sends = run.sends();
+    let ceilings = [500, 1000, 2000];
+    for (k, w) in sends.windows(2).take(3).enumerate() {
+        let gap = w[1] - w[0];
+        assert!(
+            gap <= ceilings[k] * MS,
+            "retry {k} after {gap:?} > ceiling {}ms",
+            ceilings[k]
+        );
+    }
+    let retries: Vec<u32> = run
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retrying { failures, .. } => Some(*failures),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [1, 2, 3]);
+}
+
+#[test]
+fn a_wait_gives_up_after_five_consecutive_failures() {
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        http(500, r#"{"message":"boom"}"#)
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert_eq!(run.sends().len(), 5);
+    assert!(e.to_string().contains("gave up after 5"), "{e}");
+    assert!(
+        e.to_string().contains("boom") && e.to_string().contains("HTTP 500"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_success_resets_the_failure_count() {
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 200, |_, _| {
+        n += 1;
+        match n % 5 {
+            0 => status("job_abc", if n > 20 { "ready" } else { "pending" }),
+            _ => http(503, ""),
+        }
+    });
+    assert!(
+        run.outcome.is_ok(),
+        "4 failures between successes never exhaust the budget"
+    );
+}
+
+#[test]
+fn retry_after_is_honoured_capped_and_never_past_the_deadline() {
+    // Seconds.
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        if n == 1 {
+            Answer::Http(429, vec![("retry-after", "7".into())], String::new())
+        } else {
+            status("job_abc", "ready")
+        }
+    });
+    assert_eq!(run.sends(), [Duration::ZERO, 7 * S]);
+    // An HTTP date, read against the answer's own Date header.
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        if n == 1 {
+            let date = httpdate::fmt_http_date(wall() + 100 * S);
+            let later = httpdate::fmt_http_date(wall() + 104 * S);
+            Answer::Http(
+                503,
+                vec![("retry-after", later), ("date", date)],
+                String::new(),
+            )
+        } else {
+            status("job_abc", "ready")
+        }
+    });
+    assert_eq!(run.sends(), [Duration::ZERO, 4 * S]);
+    // Capped at 60 s.
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        if n == 1 {
+            Answer::Http(429, vec![("retry-after", "3600".into())], String::new())
+        } else {
+            status("job_abc", "ready")
+        }
+    });
+    assert_eq!(run.sends(), [Duration::ZERO, 60 * S]);
+    // Never past the deadline: the retry lands on it.
+    let mut c = config();
+    c.poll.timeout = 10 * S;
+    let mut n = 0;
+    let run = drive(
+        &mut Poller::wait(arc(c), id(), Duration::ZERO, wall(), 1),
+        Duration::ZERO,
+        Duration::ZERO,
+        100,
+        |_, _| {
+            n += 1;
+            if n == 1 {
+                Answer::Http(429, vec![("retry-after", "30".into())], String::new())
+            } else {
+                status("job_abc", "pending")
+            }
+        },
+    );
+    assert_eq!(run.sends(), [Duration::ZERO, 10 * S]);
+    assert_eq!(
+        run.outcome.as_ref().unwrap_err().clone().kind(),
+        ErrorKind::Timeout
+    );
+}
+
+#[test]
+fn not_found_versus_expired() {
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        http(404, r#"{"message":"Job not found"}"#)
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!((e.kind(), e.is_expired()), (ErrorKind::NotFound, false));
+    assert!(
+        e.to_string().contains("job not found") && e.to_string().contains("Job not found"),
+        "{e}"
+    );
+
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        if n < 3 {
+            status("job_abc", "processing")
+        } else {
+            http(404, r#"{"message":"Job not found"}"#)
+        }
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!((e.kind(), e.is_expired()), (ErrorKind::NotFound, true));
+    assert!(
+        e.to_string().contains("expired") && e.to_string().contains("req_404"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_statuses_are_reported_and_polled_through() {
+    let mut n = 0;
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        status("job_abc", if n < 3 { "on_hold" } else { "ready" })
+    });
+    assert!(run.outcome.is_ok());
+    assert_eq!(run.status_events(), ["on_hold", "ready"]);
+}
+
+#[test]
+fn errors_that_retrying_cannot_fix_end_at_once() {
+    for (code, kind) in [
+        (400, ErrorKind::Rejected),
+        (401, ErrorKind::Unauthorized),
+        (403, ErrorKind::Unauthorized),
+        (402, ErrorKind::Rejected),
+    ] {
+        let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+            http(code, "nope")
+        });
+        assert_eq!(
+            run.outcome.as_ref().unwrap_err().clone().kind(),
+            kind,
+            "{code}"
+        );
+        assert_eq!(run.sends().len(), 1, "{code} is not retried");
+    }
+    for body in ["not json", "[1,2]", r#"{"status":"ready"}"#] {
+        let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+            http(200, body)
+        });
+        assert_eq!(
+            run.outcome.as_ref().unwrap_err().clone().kind(),
+            ErrorKind::InvalidResponse,
+            "{body}"
+        );
+        assert_eq!(run.sends().len(), 1);
+    }
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        Answer::Transport(TransportErrorKind::Other)
+    });
+    assert_eq!(
+        run.outcome.as_ref().unwrap_err().clone().kind(),
+        ErrorKind::Unavailable
+    );
+    assert_eq!(run.sends().len(), 1);
+}
+
+#[test]
+fn an_answer_about_another_job_is_refused() {
+    let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        status("job_other", "ready")
+    });
+    assert_eq!(
+        run.outcome.as_ref().unwrap_err().clone().kind(),
+        ErrorKind::InvalidResponse
+    );
+}
+
+#[test]
+fn oversized_bodies_are_refused() {
+    let mut c = config();
+    c.max_body_bytes = 64;
+    let run = drive(
+        &mut Poller::wait(arc(c), id(), Duration::ZERO, wall(), 1),
+        Duration::ZERO,
+        Duration::ZERO,
+        100,
+        |_, _| status("job_abc", "ready"),
+    );
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+    assert!(e.to_string().contains("64 byte limit"));
+}
+
+#[test]
+fn a_get_is_the_same_machine_with_a_bounded_retry_policy() {
+    let get = || Poller::get(arc(config()), id(), Duration::ZERO, wall(), 5);
+    let run = drive(&mut get(), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "pending")
+    });
+    assert_eq!(
+        run.outcome.as_ref().unwrap().clone().status(),
+        JobStatus::Pending
+    );
+    let run = drive(&mut get(), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "failed")
+    });
+    assert_eq!(
+        run.outcome.as_ref().unwrap().clone().status(),
+        JobStatus::Failed,
+        "a failed job is a successful get"
+    );
+    let run = drive(&mut get(), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        http(503, "")
+    });
+    assert_eq!(
+        run.outcome.as_ref().unwrap_err().clone().kind(),
+        ErrorKind::Unavailable
+    );
+    assert_eq!(run.sends().len(), 4, "one try and at most 3 retries");
+    let run = drive(&mut get(), Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        http(404, "")
+    });
+    assert!(!run.outcome.as_ref().unwrap_err().clone().is_expired());
+}
+
+#[test]
+fn transport_errors_name_the_host_never_the_key() {
+    let run = drive(
+        &mut Poller::get(arc(config()), id(), Duration::ZERO, wall(), 5),
+        Duration::ZERO,
+        Duration::ZERO,
+        100,
+        |_, _| Answer::Transport(TransportErrorKind::Connect),
+    );
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert!(
+        e.to_string().contains("could not connect") && e.to_string().contains("127.0.0.1:1"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(KEY));
+    assert!(!format!("{e:?}").contains(KEY));
+}
+
+#[test]
+fn misuse_is_an_error_not_a_panic() {
+    let mut p = wait(1);
+    let first = p.poll(Duration::ZERO);
+    assert!(matches!(first, deepidv_core::Action::Send { .. }));
+    match p.poll(Duration::ZERO) {
+        deepidv_core::Action::Done(Err(e)) => assert_eq!(e.kind(), ErrorKind::Internal),
+        other => panic!("expected an internal error, got {other:?}"),
+    }
+    // Answers nobody asked for are ignored.
+    let mut q = wait(1);
+    q.handle_response(
+        Duration::ZERO,
+        &deepidv_core::http::Response::new(b"x".to_vec()),
+    );
+    assert!(matches!(
+        q.poll(Duration::ZERO),
+        deepidv_core::Action::Send { .. }
+    ));
+}
+
+#[test]
+fn state_serializes_and_resumes_with_the_original_deadline() {
+    let mut c = config();
+    c.poll.timeout = 60 * S;
+    let config = arc(c);
+    let mut p = Poller::wait(config.clone(), id(), Duration::ZERO, wall(), 11);
+    // Two polls of the wait, answered `processing`, then save between steps.
+    let mut now = Duration::ZERO;
+    for _ in 0..2 {
+        loop {
+            match p.poll(now) {
+                deepidv_core::Action::Send { .. } => break,
+                deepidv_core::Action::WaitUntil(t) => now = t,
+                other => panic!("{other:?}"),
+            }
+        }
+        let resp = deepidv_core::http::Response::new(
+            support::job_body("job_abc", "processing").into_bytes(),
+        );
+        p.handle_response(now, &resp);
+    }
+    let state = p.state();
+    assert_eq!(state.attempts, 2);
+    assert_eq!(state.last_status, Some(JobStatus::Processing));
+    assert!(state.seen);
+    let json = serde_json::to_string(&state).unwrap();
+    let back: PollerState = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, state);
+
+    // Another process, 20 s later by the wall clock, with a clock of its own.
+    let origin = 1000 * S;
+    let mut resumed = Poller::resume(config, back, origin, wall() + 20 * S);
+    assert_eq!(
+        resumed.deadline(),
+        Some(origin + 40 * S),
+        "20 of the 60 s were spent"
+    );
+    let run = drive(&mut resumed, origin, Duration::ZERO, 100, |_, _| {
+        http(404, "")
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert!(e.is_expired(), "the job was seen before the restart: {e}");
+    assert_eq!(run.sends()[0], origin, "a resumed wait polls at once");
+
+    // A malicious state cannot smuggle a bad job id in.
+    let bad = json.replace("job_abc", "../admin");
+    assert!(serde_json::from_str::<PollerState>(&bad).is_err());
+}
+
+#[test]
+fn create_retries_reuse_the_idempotency_key() {
+    let body =
+        AdverseMediaRequest::new("Ada", "Lovelace", "ada@example.com", "1815-12-10", None).unwrap();
+    let key = IdempotencyKey::from_random([7; 16]);
+    let mut call =
+        CreateScreening::new(arc(config()), body, key.clone(), Duration::ZERO, wall(), 1);
+    let mut n = 0;
+    let run = drive(&mut call, Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        match n {
+            1 => http(503, ""),
+            2 => Answer::Transport(TransportErrorKind::Timeout),
+            _ => Answer::Http(
+                202,
+                vec![],
+                r#"{"jobId":"job_new","status":"pending","message":"queued"}"#.into(),
+            ),
+        }
+    });
+    let created = run.outcome.as_ref().unwrap().clone();
+    assert_eq!(created.job_id, "job_new");
+    assert!(!created.replayed);
+    let keys: Vec<_> = run
+        .requests()
+        .iter()
+        .map(|r| r.headers()["idempotency-key"].clone())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().all(|k| k == key.as_str()));
+
+    let mut call = CreateScreening::new(
+        arc(config()),
+        AdverseMediaRequest::new("A", "B", "a@b.co", "2000-01-01", None).unwrap(),
+        key,
+        Duration::ZERO,
+        wall(),
+        1,
+    );
+    let run = drive(&mut call, Duration::ZERO, Duration::ZERO, 100, |_, _| {
+        Answer::Http(
+            400,
+            vec![],
+            r#"{"message":"dateOfBirth is invalid","code":"VALIDATION_ERROR"}"#.into(),
+        )
+    });
+    let e = run.outcome.as_ref().unwrap_err().clone();
+    assert_eq!(e.kind(), ErrorKind::Rejected);
+    assert!(e.to_string().contains("dateOfBirth is invalid"));
+}
+
+#[test]
+fn idempotency_keys_are_uuid_v4_shaped() {
+    let k = IdempotencyKey::from_random([0xff; 16]);
+    let s = k.as_str();
+    assert_eq!(s.len(), 36);
+    assert_eq!(&s[14..15], "4");
+    assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+    assert_ne!(
+        IdempotencyKey::from_random([1; 16]),
+        IdempotencyKey::from_random([2; 16])
+    );
+    assert!(IdempotencyKey::new("").is_err());
+    assert!(IdempotencyKey::new("a b").is_err());
+    assert!(IdempotencyKey::new("k".repeat(256)).is_err());
+}

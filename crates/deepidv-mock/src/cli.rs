@@ -1,0 +1,213 @@
+//! The command-line surface, shared by the `deepidv-mock` binary and `deepidv mock`.
+
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::fault::FaultArg;
+use crate::{DEFAULT_ORG, MockConfig, MockServer, Scope};
+
+/// The simulator's flags. Flatten it into another clap command (`#[command(flatten)]`) to offer the same
+/// flags; argument ids are prefixed with `mock_` so they do not clash with the host command's.
+#[derive(clap::Args, Clone, Debug)]
+pub struct MockArgs {
+    /// Address to listen on (port 0 picks a free port; the first stdout line says which).
+    #[arg(
+        long = "addr",
+        id = "mock_addr",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:4010"
+    )]
+    pub addr: SocketAddr,
+
+    /// Accepted API key, optionally with its organization (default `org_sandbox`); repeatable.
+    /// With none, the sandbox key `sk_test_deepidv_sandbox` is accepted.
+    #[arg(long = "api-key", id = "mock_api_key", value_name = "KEY[:ORG]", value_parser = parse_key)]
+    pub api_keys: Vec<(String, String)>,
+
+    /// How long a new job stays `pending`, e.g. `400ms`, `2s`.
+    #[arg(long = "pending", id = "mock_pending", value_name = "DUR", default_value = "400ms", value_parser = parse_duration)]
+    pub pending: Duration,
+
+    /// How long a job then stays `processing` before it is `ready` or `failed`.
+    #[arg(long = "processing", id = "mock_processing", value_name = "DUR", default_value = "1200ms", value_parser = parse_duration)]
+    pub processing: Duration,
+
+    /// How long a finished job is kept before it expires (404).
+    #[arg(long = "ttl", id = "mock_ttl", value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub ttl: Duration,
+
+    /// Extra latency added to every answer.
+    #[arg(long = "latency", id = "mock_latency", value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    pub latency: Duration,
+
+    /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `429x1`, `429:date=2`, `delay:500ms`, `drop`,
+    /// `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`, `unknown-status:on_hold`, `legacy`, or a
+    /// JSON fault; repeatable, applied in order.
+    #[arg(long = "fault", id = "mock_fault", value_name = "SPEC", value_parser = parse_fault)]
+    pub faults: Vec<FaultArg>,
+}
+
+impl MockArgs {
+    /// The server configuration these flags describe (the address and faults are kept in `self`).
+    pub fn into_config(self) -> MockConfig {
+        MockConfig {
+            api_keys: self.api_keys,
+            pending: self.pending,
+            processing: self.processing,
+            ttl: self.ttl,
+            latency: self.latency,
+        }
+    }
+}
+
+fn parse_key(s: &str) -> Result<(String, String), String> {
+    let (key, org) = match s.split_once(':') {
+        Some((k, o)) => (k, o),
+        None => (s, DEFAULT_ORG),
+    };
+    if key.is_empty() || org.is_empty() {
+        return Err("expected KEY or KEY:ORG".to_owned());
+    }
+    Ok((key.to_owned(), org.to_owned()))
+}
+
+fn parse_fault(s: &str) -> Result<FaultArg, String> {
+    s.parse()
+}
+
+/// Parses a duration such as `500ms`, `2s`, `10m`, `1h30m` or `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
+    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
+}
+
+/// Serves the simulator with these flags until SIGINT or SIGTERM, then returns `Ok(())`.
+///
+/// The first line on stdout is exactly `listening on http://HOST:PORT`, printed (and flushed) once the listener
+/// is bound. Call it on a tokio runtime with the IO and time drivers enabled.
+pub async fn run_cli(args: MockArgs) -> io::Result<()> {
+    // Install the handlers before announcing the address, so a signal sent right after the first line
+    // is handled (and exits 0) rather than killing the process.
+    let signals = Signals::install()?;
+    let addr = args.addr;
+    let faults = args.faults.clone();
+    let server = MockServer::start(args.into_config(), addr).await?;
+    for f in faults {
+        server.inject(Scope::All, f.fault, f.times);
+    }
+    {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {}", server.url())?;
+        out.flush()?;
+    }
+    signals.wait().await?;
+    server.shutdown();
+    Ok(())
+}
+
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) -> io::Result<()> {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn wait(self) -> io::Result<()> {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(
+            parse_key("k").unwrap(),
+            ("k".to_owned(), DEFAULT_ORG.to_owned())
+        );
+        assert_eq!(parse_key("k:o").unwrap(), ("k".to_owned(), "o".to_owned()));
+        assert!(parse_key(":o").is_err());
+    }
+
+    #[test]
+    fn args_parse() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MockArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "x",
+            "--addr",
+            "127.0.0.1:0",
+            "--api-key",
+            "a:o1",
+            "--api-key",
+            "b",
+            "--pending",
+            "1s",
+            "--fault",
+            "503x2",
+            "--fault",
+            "drop",
+        ])
+        .unwrap();
+        assert_eq!(cli.args.faults.len(), 2);
+        assert_eq!(cli.args.faults[0].times, 2);
+        let config = cli.args.into_config();
+        assert_eq!(config.pending, Duration::from_secs(1));
+        assert_eq!(config.processing, Duration::from_millis(1200));
+        assert_eq!(
+            config.api_keys,
+            vec![("a".into(), "o1".into()), ("b".into(), DEFAULT_ORG.into())]
+        );
+        assert!(Cli::try_parse_from(["x", "--fault", "nonsense"]).is_err());
+    }
+}
