@@ -74,6 +74,7 @@ pub enum Step {
     Event(Duration, Event),
 }
 
+#[derive(Debug)]
 pub struct Run<T> {
     pub outcome: Result<T, Error>,
     pub steps: Vec<Step>,
