@@ -55,7 +55,7 @@ impl Config {
 
     /// Reads the answer to [`Config::get_job_request`].
     pub fn parse_job_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
-        self.check_response(response, SystemTime::UNIX_EPOCH)?;
+        self.check_response(response, None)?;
         Job::from_json(response.body().as_ref()).map_err(|e| with_request_id(e, response.headers()))
     }
 
@@ -64,7 +64,7 @@ impl Config {
         &self,
         response: &Response<B>,
     ) -> Result<CreatedJob, Error> {
-        self.check_response(response, SystemTime::UNIX_EPOCH)?;
+        self.check_response(response, None)?;
         let mut created: CreatedJob =
             serde_json::from_slice(response.body().as_ref()).map_err(|e| {
                 with_request_id(
@@ -90,7 +90,7 @@ impl Config {
     pub(crate) fn check_response<B: AsRef<[u8]>>(
         &self,
         response: &Response<B>,
-        wall_now: SystemTime,
+        wall_now: Option<SystemTime>,
     ) -> Result<(), Error> {
         let body = response.body().as_ref();
         let declared = response
@@ -116,7 +116,7 @@ impl Config {
         if response.status().is_success() {
             return Ok(());
         }
-        Err(error_from_response(
+        Err(response_error(
             response.status(),
             response.headers(),
             body,
@@ -147,6 +147,15 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 /// `Retry-After` as a delay: seconds, or an HTTP date measured against the
 /// answer's own `Date` (or `wall_now` without one). Capped at `cap`.
 pub fn retry_after(headers: &HeaderMap, wall_now: SystemTime, cap: Duration) -> Option<Duration> {
+    retry_after_at(headers, Some(wall_now), cap)
+}
+
+/// [`retry_after`], where an HTTP date needs the answer's `Date` when no clock is given.
+fn retry_after_at(
+    headers: &HeaderMap,
+    wall_now: Option<SystemTime>,
+    cap: Duration,
+) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let delay = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
@@ -161,7 +170,7 @@ pub fn retry_after(headers: &HeaderMap, wall_now: SystemTime, cap: Duration) -> 
             .get(DATE)
             .and_then(|d| d.to_str().ok())
             .and_then(|d| httpdate::parse_http_date(d).ok())
-            .unwrap_or(wall_now);
+            .or(wall_now)?;
         at.duration_since(reference).unwrap_or(Duration::ZERO)
     };
     Some(delay.min(cap))
@@ -204,12 +213,31 @@ pub fn server_message(body: &[u8], secret: Option<&str>) -> Option<String> {
 }
 
 /// Turns a non-success answer into a typed error with a one-line message.
+/// `secret` (the API key) is redacted from anything the server echoed.
 pub fn error_from_response(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
     secret: Option<&str>,
     wall_now: SystemTime,
+    retry_after_cap: Duration,
+) -> Error {
+    response_error(
+        status,
+        headers,
+        body,
+        secret,
+        Some(wall_now),
+        retry_after_cap,
+    )
+}
+
+fn response_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: Option<&str>,
+    wall_now: Option<SystemTime>,
     retry_after_cap: Duration,
 ) -> Error {
     let (kind, what, hint) = match status.as_u16() {
@@ -272,7 +300,7 @@ pub fn error_from_response(
     }
     let capped = &body[..body.len().min(64 * 1024)];
     let retry = if kind == ErrorKind::Unavailable {
-        retry_after(headers, wall_now, retry_after_cap)
+        retry_after_at(headers, wall_now, retry_after_cap)
     } else {
         None
     };

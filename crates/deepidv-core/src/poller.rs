@@ -535,7 +535,7 @@ impl Machine for Poller {
         let parsed = self
             .engine
             .config
-            .check_response(response, wall)
+            .check_response(response, Some(wall))
             .and_then(|()| Job::from_json(response.body().as_ref()));
         match parsed {
             Ok(job) if job.job_id != self.job_id.as_str() => {
@@ -624,7 +624,7 @@ impl Machine for CreateScreening {
         let parsed = self
             .engine
             .config
-            .check_response(response, wall)
+            .check_response(response, Some(wall))
             .and_then(|()| self.engine.config.parse_created_response(response));
         match parsed {
             Ok(created) => self.engine.outcome = Some(Ok(created)),

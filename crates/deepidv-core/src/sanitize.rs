@@ -66,11 +66,17 @@ pub(crate) fn html_title(body: &str) -> Option<&str> {
 
 pub(crate) fn looks_like_html(body: &str) -> bool {
     let t = body.trim_start();
-    t.starts_with('<')
-        && (find_ascii_ci(&t[..t.len().min(512)], "<html").is_some()
-            || find_ascii_ci(&t[..t.len().min(512)], "<!doctype").is_some()
-            || find_ascii_ci(&t[..t.len().min(512)], "<head").is_some()
-            || find_ascii_ci(&t[..t.len().min(512)], "<body").is_some())
+    if !t.starts_with('<') {
+        return false;
+    }
+    let mut end = t.len().min(512);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &t[..end];
+    ["<html", "<!doctype", "<head", "<body"]
+        .iter()
+        .any(|tag| find_ascii_ci(head, tag).is_some())
 }
 
 fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
@@ -116,5 +122,8 @@ mod tests {
         assert_eq!(html_title(page), Some("502 Bad Gateway"));
         assert_eq!(html_title("<html><body>no title</body></html>"), None);
         assert!(!looks_like_html("{\"message\":\"<b>\"}"));
+        // Found by proptest: a multi-byte character across the 512-byte window.
+        let tricky = format!("<{}\u{20ac}<html>", "x".repeat(509));
+        assert!(!looks_like_html(&tricky));
     }
 }
