@@ -1,7 +1,7 @@
 //! Configuration: where to talk, with which key, and how patiently.
 
+use core::net::{IpAddr, Ipv6Addr}; // address parsing only: no sockets here
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use http::HeaderValue;
