@@ -250,7 +250,7 @@ impl AdverseMediaRequest {
         let first_name = name("first name", first_name)?;
         let last_name = name("last name", last_name)?;
         let email = email.trim();
-        let valid_email = email.len() <= 320
+        let valid_email = email.len() <= 254
             && email.split_once('@').is_some_and(|(l, d)| {
                 !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
             })

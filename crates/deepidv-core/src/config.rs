@@ -135,7 +135,7 @@ impl BaseUrl {
         } else if *scheme == Scheme::HTTP {
             if !loopback && !allow_http {
                 return Err(bad(
-                    "plain http is only allowed to loopback hosts; use https, or opt in to insecure http explicitly",
+                    "plain http is only allowed to loopback hosts; use https",
                 ));
             }
         } else {
