@@ -164,6 +164,20 @@ impl Error {
         self
     }
 
+    /// Records where an answer came from, for errors raised about its body.
+    pub(crate) fn with_origin(mut self, status: StatusCode, request_id: Option<String>) -> Self {
+        self.0.status = Some(status);
+        if let Some(id) = request_id {
+            self.0.message = format!(
+                "{} (HTTP {}, request id {id})",
+                self.0.message,
+                status.as_u16()
+            );
+            self.0.request_id = Some(id);
+        }
+        self
+    }
+
     pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.0.retry_after = retry_after;
         self

@@ -56,7 +56,8 @@ impl Config {
     /// Reads the answer to [`Config::get_job_request`].
     pub fn parse_job_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
         self.check_response(response, None)?;
-        Job::from_json(response.body().as_ref()).map_err(|e| with_request_id(e, response.headers()))
+        Job::from_json(response.body().as_ref())
+            .map_err(|e| with_request_id(e, response.status(), response.headers()))
     }
 
     /// Reads the answer to [`Config::create_adverse_media_request`].
@@ -72,6 +73,7 @@ impl Config {
                         ErrorKind::InvalidResponse,
                         format!("the create response is not a job reference: {e}"),
                     ),
+                    response.status(),
                     response.headers(),
                 )
             })?;
@@ -110,6 +112,7 @@ impl Config {
                         response.status().as_u16()
                     ),
                 ),
+                response.status(),
                 response.headers(),
             ));
         }
@@ -127,11 +130,8 @@ impl Config {
     }
 }
 
-fn with_request_id(mut e: Error, headers: &HeaderMap) -> Error {
-    if let Some(id) = request_id(headers) {
-        e = Error::new(e.kind(), format!("{} (request id {id})", e.message()));
-    }
-    e
+fn with_request_id(e: Error, status: StatusCode, headers: &HeaderMap) -> Error {
+    e.with_origin(status, request_id(headers))
 }
 
 /// The request id the server sent, made safe to print.
@@ -543,6 +543,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidResponse);
         assert!(e.to_string().contains("10 byte limit"));
+        assert_eq!(
+            e.status(),
+            Some(StatusCode::OK),
+            "the answer's status is kept"
+        );
+        let e = c
+            .parse_job_response(&response(200, &[("x-request-id", "req_9")], "nope"))
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.request_id()),
+            (ErrorKind::InvalidResponse, Some("req_9"))
+        );
+        assert!(e.to_string().contains("request id req_9"), "{e}");
     }
 
     #[test]

@@ -1,1 +1,653 @@
-//! placeholder
+//! Async deepidv client: a thin driver of [`deepidv_core`] over reqwest (tokio).
+//!
+//! The core decides everything (what to send, when to poll, what to retry); this
+//! crate only does the I/O: it sends the requests the core builds, reads each
+//! answer chunk by chunk with the size cap enforced while reading, and sleeps on
+//! tokio's clock when told to. It never retries on its own, never follows a
+//! redirect and never looks at a status code.
+//!
+//! ```no_run
+//! use deepidv_reqwest::{Client, JobId};
+//!
+//! # async fn run() -> Result<(), deepidv_reqwest::Error> {
+//! let client = Client::from_env()?;                       // DEEPIDV_API_KEY, DEEPIDV_BASE_URL
+//! let job = client.wait(&JobId::new("job_123")?).await?;  // polls until ready, with backoff
+//! println!("{}", job.result().map_or("", |r| r.raw_json()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The method names are the blocking `deepidv-ureq` client's, so switching between
+//! the two is a matter of adding or removing `.await`.
+//!
+//! # Time
+//! The core is fed readings of [`tokio::time::Instant`] (from the client's creation),
+//! and waits are [`tokio::time::sleep_until`], so a test under
+//! `#[tokio::test(start_paused = true)]` skips through polling delays, backoffs and
+//! deadlines instantly. (With a paused clock, serve the simulator on the *same*
+//! runtime, e.g. `deepidv_mock::MockServer::start`, so answers arrive before tokio
+//! advances the clock past a request's timeout.)
+//!
+//! # Cancellation
+//! Dropping a future cancels it. A [`CancellationToken`] given to [`Client::drive`],
+//! [`Client::wait_with_cancel`] or [`Watch::with_cancel`] also stops waits and
+//! requests in flight, with an error of kind [`ErrorKind::Timeout`] whose message
+//! starts with "cancelled", as the blocking client's `CancelHandle` does.
+//!
+//! # TLS
+//! rustls with the *ring* provider and the Mozilla roots from `webpki-roots`: the
+//! same crypto library as the blocking adapter, and no other.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+pub use deepidv_core::{
+    self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
+    Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+};
+use deepidv_core::{
+    Action, CreateScreening, Machine, Poller, TransportError, TransportErrorKind, http,
+};
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio::time::Instant;
+pub use tokio_util::sync::CancellationToken;
+
+/// Idle keep-alive connections kept per host by [`Client::new`]; also the
+/// concurrency [`Client::wait_many`] is meant for.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 32;
+
+/// An async client. Cheap to clone (an `Arc`), `Send + Sync`, and it keeps
+/// connections alive between requests.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: Arc<Config>,
+    origin: Instant,
+}
+
+/// A random seed for jitter and idempotency keys, from the standard library's
+/// per-process randomness (no extra crate).
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
+fn random_key() -> IdempotencyKey {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&random_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&random_u64().to_le_bytes());
+    IdempotencyKey::from_random(bytes)
+}
+
+/// rustls with the ring provider (explicitly, so no other provider is compiled
+/// in or picked up from a process default) and the webpki roots.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+impl Client {
+    /// A client for this configuration. The `User-Agent` names this adapter
+    /// unless the configuration names another frontend.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        Self::with_max_idle_per_host(config, DEFAULT_MAX_IDLE_PER_HOST)
+    }
+
+    /// [`Client::new`], keeping at most `max_idle` idle connections per host
+    /// (match it to the concurrency you use with [`Client::wait_many`]).
+    pub fn with_max_idle_per_host(config: Config, max_idle: usize) -> Result<Self, Error> {
+        let config = if config.frontend == "core" {
+            config.with_frontend("reqwest")
+        } else {
+            config
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(max_idle.max(1))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not build the HTTP client: {}", error_chain(&e)),
+                )
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config: Arc::new(config),
+                origin: Instant::now(),
+            }),
+        })
+    }
+
+    /// A client configured from `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`.
+    pub fn from_env() -> Result<Self, Error> {
+        let key = std::env::var(deepidv_core::API_KEY_ENV).unwrap_or_default();
+        let mut config = Config::new(ApiKey::new(key)?);
+        if let Ok(url) = std::env::var(deepidv_core::BASE_URL_ENV)
+            && !url.trim().is_empty()
+        {
+            config = config.with_base_url(BaseUrl::parse(&url)?);
+        }
+        Self::new(config)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// This client's monotonic clock (tokio's), as the core reads it.
+    pub fn now(&self) -> Duration {
+        self.inner.origin.elapsed()
+    }
+
+    /// One snapshot of the job (retried on transient failures, at most
+    /// `retry.call_max_retries` times). A failed job is `Ok` here.
+    pub async fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
+        self.drive(&mut self.get_poller(job_id), |_| {}, None).await
+    }
+
+    /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
+    /// [`ErrorKind::JobFailed`] carrying the job), or the configured deadline.
+    pub async fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
+        self.drive(&mut self.wait_poller(job_id), |_| {}, None)
+            .await
+    }
+
+    /// [`Client::wait`], stopped early (waits and requests in flight alike) when
+    /// `cancel` is cancelled.
+    pub async fn wait_with_cancel(
+        &self,
+        job_id: &JobId,
+        cancel: &CancellationToken,
+    ) -> Result<Job, Error> {
+        self.drive(&mut self.wait_poller(job_id), |_| {}, Some(cancel))
+            .await
+    }
+
+    /// [`Client::wait`] with another deadline.
+    pub async fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
+        let mut config = (*self.inner.config).clone();
+        config.poll.timeout = timeout;
+        let mut poller = Poller::wait(
+            Arc::new(config),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        );
+        self.drive(&mut poller, |_| {}, None).await
+    }
+
+    /// Resumes a wait saved with [`deepidv_core::Poller::state`] (or [`Watch::state`]).
+    pub async fn resume(&self, state: PollerState) -> Result<Job, Error> {
+        let mut poller = Poller::resume(
+            self.inner.config.clone(),
+            state,
+            self.now(),
+            SystemTime::now(),
+        );
+        self.drive(&mut poller, |_| {}, None).await
+    }
+
+    /// Waits for every job, at most `concurrency` at a time (and so over at most
+    /// that many connections). The results are in the order of `ids`.
+    pub async fn wait_many(
+        &self,
+        ids: impl IntoIterator<Item = JobId>,
+        concurrency: usize,
+    ) -> Vec<Result<Job, Error>> {
+        let mut results: Vec<(usize, Result<Job, Error>)> =
+            stream::iter(ids.into_iter().enumerate())
+                .map(|(i, id)| async move { (i, self.wait(&id).await) })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        results.sort_unstable_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Like [`Client::wait_many`], but yields each outcome as soon as it is known,
+    /// with the job id it belongs to.
+    pub fn wait_many_stream<I>(
+        &self,
+        ids: I,
+        concurrency: usize,
+    ) -> impl Stream<Item = (JobId, Result<Job, Error>)> + Send + 'static
+    where
+        I: IntoIterator<Item = JobId>,
+        I::IntoIter: Send + 'static,
+    {
+        let client = self.clone();
+        stream::iter(ids)
+            .map(move |id| {
+                let client = client.clone();
+                async move {
+                    let outcome = client.wait(&id).await;
+                    (id, outcome)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+
+    /// Each status the job goes through, as it is observed, ending with the
+    /// terminal one (or an error); see [`Watch`].
+    pub fn watch(&self, job_id: &JobId) -> Watch {
+        Watch::new(self.clone(), self.wait_poller(job_id))
+    }
+
+    /// Starts an adverse-media screening. With no `key`, a fresh random
+    /// `Idempotency-Key` is made; every retry of this call reuses it.
+    pub async fn create_adverse_media(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<CreatedJob, Error> {
+        let mut call = self.create_call(request, key);
+        self.drive(&mut call, |_| {}, None).await
+    }
+
+    /// Starts an adverse-media screening and waits for its outcome.
+    pub async fn screen_adverse_media(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Job, Error> {
+        let created = self.create_adverse_media(request, key).await?;
+        self.wait(&created.id()?).await
+    }
+
+    /// A poller for one snapshot, on this client's clock.
+    pub fn get_poller(&self, job_id: &JobId) -> Poller {
+        Poller::get(
+            self.inner.config.clone(),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// A poller for a wait, on this client's clock.
+    pub fn wait_poller(&self, job_id: &JobId) -> Poller {
+        Poller::wait(
+            self.inner.config.clone(),
+            job_id.clone(),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// A create call, on this client's clock.
+    pub fn create_call(
+        &self,
+        request: &AdverseMediaRequest,
+        key: Option<IdempotencyKey>,
+    ) -> CreateScreening {
+        CreateScreening::new(
+            self.inner.config.clone(),
+            request.clone(),
+            key.unwrap_or_else(random_key),
+            self.now(),
+            SystemTime::now(),
+            random_u64(),
+        )
+    }
+
+    /// The one driver loop: runs any core machine to completion, reporting each
+    /// event to `observer`. With a `cancel` token, cancelling it ends the loop at
+    /// once, interrupting a wait or a request in flight, with an error of kind
+    /// [`ErrorKind::Timeout`]. Dropping the future cancels too.
+    pub async fn drive<M, F>(
+        &self,
+        machine: &mut M,
+        mut observer: F,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<M::Output, Error>
+    where
+        M: Machine,
+        F: FnMut(&Event),
+    {
+        loop {
+            let action = self.step(machine, cancel).await;
+            while let Some(event) = machine.poll_event() {
+                observer(&event);
+            }
+            if let Some(done) = action {
+                return done;
+            }
+        }
+    }
+
+    /// One step: `Some(outcome)` when the machine is done (or cancelled).
+    async fn step<M: Machine>(
+        &self,
+        machine: &mut M,
+        cancel: Option<&CancellationToken>,
+    ) -> Option<Result<M::Output, Error>> {
+        if cancel.is_some_and(CancellationToken::is_cancelled) {
+            return Some(Err(cancelled()));
+        }
+        match machine.poll(self.now()) {
+            Action::Send { request, timeout } => {
+                let max_body = machine.max_body_bytes();
+                let sent = match cancel {
+                    Some(c) => tokio::select! {
+                        biased;
+                        () = c.cancelled() => return Some(Err(cancelled())),
+                        sent = self.send(request, timeout, max_body) => sent,
+                    },
+                    None => self.send(request, timeout, max_body).await,
+                };
+                match sent {
+                    Ok(response) => machine.handle_response(self.now(), &response),
+                    Err(e) => machine.handle_transport_error(self.now(), e),
+                }
+                None
+            }
+            Action::WaitUntil(at) => {
+                let sleep = tokio::time::sleep_until(self.inner.origin + at);
+                match cancel {
+                    Some(c) => tokio::select! {
+                        biased;
+                        () = c.cancelled() => return Some(Err(cancelled())),
+                        () = sleep => {}
+                    },
+                    None => sleep.await,
+                }
+                None
+            }
+            Action::Done(outcome) => Some(outcome),
+            _ => Some(Err(Error::new(
+                ErrorKind::Internal,
+                "the core asked for an action this adapter does not know",
+            ))),
+        }
+    }
+
+    /// Sends one request and reads its body, all within `timeout`, reading at
+    /// most `max_body + 1` bytes.
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let exchange = async {
+            let request = reqwest::Request::try_from(request)
+                .map_err(|e| TransportError::new(TransportErrorKind::Other, error_chain(&e)))?;
+            let mut response = self
+                .inner
+                .http
+                .execute(request)
+                .await
+                .map_err(transport_error)?;
+            let limit = max_body.saturating_add(1);
+            let mut buf = Vec::new();
+            while buf.len() < limit {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        let take = chunk.len().min(limit - buf.len());
+                        buf.extend_from_slice(&chunk[..take]);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(TransportError::new(
+                            TransportErrorKind::Io,
+                            format!("reading the body: {}", error_chain(&e)),
+                        ));
+                    }
+                }
+            }
+            let mut builder = http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            if let Some(headers) = builder.headers_mut() {
+                *headers = std::mem::take(response.headers_mut());
+            }
+            // Dropping `response` here with unread bytes closes that connection
+            // rather than draining it.
+            builder
+                .body(buf)
+                .map_err(|e| TransportError::new(TransportErrorKind::Other, e))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                format!("no complete answer within {timeout:?}"),
+            )),
+        }
+    }
+}
+
+fn cancelled() -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        "cancelled by the caller before the job finished",
+    )
+}
+
+/// `e` and its sources, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Maps reqwest's failures onto the core's transport kinds; the core decides what to retry.
+fn transport_error(e: reqwest::Error) -> TransportError {
+    let kind = if e.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if e.is_connect() {
+        TransportErrorKind::Connect
+    } else if e.is_builder() || e.is_redirect() {
+        TransportErrorKind::Other
+    } else if e.is_request() || e.is_body() || e.is_decode() {
+        TransportErrorKind::Io
+    } else {
+        TransportErrorKind::Other
+    };
+    // reqwest's message names the URL, which holds no secret (the key is a header).
+    TransportError::new(kind, error_chain(&e))
+}
+
+type StepFuture = Pin<Box<dyn Future<Output = Box<WatchInner>> + Send>>;
+
+/// The stream of a job's observed statuses; see [`Client::watch`].
+///
+/// Yields `Ok(job)` for the first snapshot and each status change, the terminal
+/// one included (a `failed` job is `Ok` here too), then ends. A failure (timeout,
+/// expiry, unavailable, cancelled…) is yielded as one `Err`, then the stream ends.
+/// The same semantics as the blocking client's `Watch` iterator.
+pub struct Watch {
+    slot: Slot,
+    state: PollerState,
+}
+
+enum Slot {
+    Idle(Box<WatchInner>),
+    Busy(StepFuture),
+    Done,
+}
+
+struct WatchInner {
+    client: Client,
+    poller: Poller,
+    finished: bool,
+    error: Option<Error>,
+    cancel: Option<CancellationToken>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let slot = match self.slot {
+            Slot::Idle(_) => "idle",
+            Slot::Busy(_) => "busy",
+            Slot::Done => "done",
+        };
+        f.debug_struct("Watch")
+            .field("slot", &slot)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl Watch {
+    fn new(client: Client, poller: Poller) -> Self {
+        let state = poller.state();
+        Self {
+            slot: Slot::Idle(Box::new(WatchInner {
+                client,
+                poller,
+                finished: false,
+                error: None,
+                cancel: None,
+            })),
+            state,
+        }
+    }
+
+    /// Makes the watch cancellable: cancelling the token ends it with one error
+    /// of kind [`ErrorKind::Timeout`] (a wait or request in flight is interrupted).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        if let Slot::Idle(inner) = &mut self.slot {
+            inner.cancel = Some(cancel);
+        }
+        self
+    }
+
+    /// The poller's state as of its last completed step, to save and resume the
+    /// watch later with [`Client::resume`].
+    pub fn state(&self) -> PollerState {
+        match &self.slot {
+            Slot::Idle(inner) => inner.poller.state(),
+            _ => self.state.clone(),
+        }
+    }
+}
+
+impl Stream for Watch {
+    type Item = Result<Job, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match std::mem::replace(&mut this.slot, Slot::Done) {
+                Slot::Done => return Poll::Ready(None),
+                Slot::Busy(mut step) => match step.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.slot = Slot::Busy(step);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(inner) => {
+                        this.state = inner.poller.state();
+                        this.slot = Slot::Idle(inner);
+                    }
+                },
+                Slot::Idle(mut inner) => {
+                    while let Some(event) = inner.poller.poll_event() {
+                        if let Event::Status(job) = event {
+                            this.slot = Slot::Idle(inner);
+                            return Poll::Ready(Some(Ok(job)));
+                        }
+                    }
+                    if let Some(e) = inner.error.take() {
+                        this.slot = Slot::Idle(inner);
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    if inner.finished {
+                        return Poll::Ready(None);
+                    }
+                    this.slot = Slot::Busy(Box::pin(async move {
+                        let WatchInner {
+                            client,
+                            poller,
+                            cancel,
+                            ..
+                        } = &mut *inner;
+                        if let Some(done) = client.step(poller, cancel.as_ref()).await {
+                            inner.finished = true;
+                            // A failed job was already yielded as its terminal status.
+                            inner.error = done.err().filter(|e| e.kind() != ErrorKind::JobFailed);
+                        }
+                        inner
+                    }));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn client_and_futures_are_send() {
+        assert_send_sync::<Client>();
+        let client = Client::new(Config::new(ApiKey::new("sk_test_x").unwrap())).unwrap();
+        let id = JobId::new("job_1").unwrap();
+        assert_send(&client.wait(&id));
+        assert_send(&client.watch(&id));
+        assert_send(&client.wait_many([id.clone()], 2));
+        assert_eq!(client.config().frontend, "reqwest");
+        assert!(client.config().user_agent().ends_with("(reqwest)"));
+    }
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("error sending request")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn error_chain_is_one_line_with_sources() {
+        let e = Outer(std::io::Error::other("connection reset by peer"));
+        assert_eq!(
+            error_chain(&e),
+            "error sending request: connection reset by peer"
+        );
+    }
+}
