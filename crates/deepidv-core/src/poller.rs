@@ -514,6 +514,14 @@ impl Poller {
                 );
                 self.engine.outcome = Some(Err(error.rewrite(msg).with_expired()));
             }
+            ErrorKind::NotFound => {
+                let named = format!(
+                    "job {} not found",
+                    terminal_safe(self.job_id.as_str(), None)
+                );
+                let msg = error.message().replacen("job not found", &named, 1);
+                self.engine.outcome = Some(Err(error.rewrite(msg)));
+            }
             _ => self.engine.outcome = Some(Err(error)),
         }
     }

@@ -277,7 +277,7 @@ fn not_found_versus_expired() {
     let e = run.outcome.as_ref().unwrap_err().clone();
     assert_eq!((e.kind(), e.is_expired()), (ErrorKind::NotFound, false));
     assert!(
-        e.to_string().contains("job not found") && e.to_string().contains("Job not found"),
+        e.to_string().contains("job job_abc not found") && e.to_string().contains("Job not found"),
         "{e}"
     );
 

@@ -1,0 +1,708 @@
+//! The sans-IO poller over the ABI, for programs with their own HTTP and event loop.
+//!
+//! ```c
+//! deepidv_poller *p; const deepidv_action *a; deepidv_job *job;
+//! deepidv_poller_new_wait(key, url, id, now_ms(), seed, 0, NULL, &p, NULL);
+//! for (;;) {
+//!     deepidv_poller_poll(p, now_ms(), &a);
+//!     switch (deepidv_action_get_kind(a)) {
+//!     case DEEPIDV_ACTION_SEND: /* send it; then */ deepidv_poller_handle_response(p, now_ms(), ...); break;
+//!     case DEEPIDV_ACTION_WAIT: sleep_ms(deepidv_action_get_wait_ms(a)); break;
+//!     case DEEPIDV_ACTION_DONE: rc = deepidv_poller_take_job(p, &job, NULL); goto done;
+//!     }
+//! }
+//! ```
+
+use std::ffi::{CString, c_char};
+use std::ptr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use deepidv_core::http::{self, HeaderName, HeaderValue};
+use deepidv_core::{
+    Action, Error, ErrorKind, Job, JobId, Machine, Poller, TransportError, TransportErrorKind,
+};
+
+use crate::client::{build_config, deepidv_client_options, deepidv_job, deepidv_job_status, ms};
+use crate::{
+    call, clear_out, cstring, deepidv_error, deepidv_result, free_box, guard, invalid, mut_arg,
+    opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+};
+
+/// What a poller wants next.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum deepidv_action_kind {
+    /// Send the request the action describes, then call `deepidv_poller_handle_response` (or
+    /// `deepidv_poller_handle_transport_error`).
+    DEEPIDV_ACTION_SEND = 0,
+    /// Nothing to do for `deepidv_action_get_wait_ms` milliseconds; then poll again.
+    DEEPIDV_ACTION_WAIT = 1,
+    /// Finished: `deepidv_poller_take_job` hands out the outcome.
+    DEEPIDV_ACTION_DONE = 2,
+}
+
+/// How a request failed to produce an HTTP answer, for `deepidv_poller_handle_transport_error`
+/// (which takes it as a `uint32_t`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum deepidv_transport_error {
+    /// Could not connect (refused, DNS, unreachable). Retried.
+    DEEPIDV_TRANSPORT_CONNECT = 0,
+    /// The request took longer than the action's timeout. Retried.
+    DEEPIDV_TRANSPORT_TIMEOUT = 1,
+    /// The connection broke (reset, closed early, truncated body). Retried.
+    DEEPIDV_TRANSPORT_IO = 2,
+    /// Anything retrying cannot fix (TLS configuration, an invalid request). Not retried.
+    DEEPIDV_TRANSPORT_OTHER = 3,
+}
+
+/// One step a poller asks for. Owned by its poller: valid until the next `deepidv_poller_poll` on
+/// that poller, or until the poller is freed.
+#[derive(Debug)]
+pub struct deepidv_action {
+    kind: deepidv_action_kind,
+    wait_ms: u64,
+    wait_until_ms: u64,
+    timeout_ms: u64,
+    method: CString,
+    url: CString,
+    scheme: CString,
+    host: CString,
+    port: u16,
+    path: CString,
+    headers: Vec<(CString, CString)>,
+    body: Vec<u8>,
+    result: deepidv_result,
+}
+
+impl deepidv_action {
+    fn blank(kind: deepidv_action_kind) -> Self {
+        Self {
+            kind,
+            wait_ms: 0,
+            wait_until_ms: 0,
+            timeout_ms: 0,
+            method: CString::default(),
+            url: CString::default(),
+            scheme: CString::default(),
+            host: CString::default(),
+            port: 0,
+            path: CString::default(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            result: deepidv_result::DEEPIDV_OK,
+        }
+    }
+
+    fn send(request: http::Request<Vec<u8>>, timeout: Duration) -> Self {
+        let (parts, body) = request.into_parts();
+        let uri = &parts.uri;
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let text = |b: &[u8]| cstring(&String::from_utf8_lossy(b));
+        Self {
+            timeout_ms: ceil_ms(timeout),
+            method: cstring(parts.method.as_str()),
+            url: cstring(&uri.to_string()),
+            scheme: cstring(uri.scheme_str().unwrap_or("")),
+            host: cstring(uri.host().unwrap_or("")),
+            port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
+            path: cstring(uri.path_and_query().map_or("/", |p| p.as_str())),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| (cstring(n.as_str()), text(v.as_bytes())))
+                .collect(),
+            body,
+            ..Self::blank(deepidv_action_kind::DEEPIDV_ACTION_SEND)
+        }
+    }
+}
+
+/// Milliseconds, rounded up (so that waiting that long always reaches the instant).
+fn ceil_ms(d: Duration) -> u64 {
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+/// A sans-IO wait (or get) of one job. It never does I/O and never reads a clock: `now_ms` is a reading
+/// of *your* monotonic clock in milliseconds, from any origin, the same clock for the poller's whole life.
+/// Not safe to use from two threads at once.
+#[derive(Debug)]
+pub struct deepidv_poller {
+    poller: Poller,
+    action: Option<deepidv_action>,
+    in_flight: bool,
+    outcome: Option<Result<Job, Error>>,
+    done: Option<deepidv_result>,
+    taken: bool,
+}
+
+/// # Safety
+/// Pointers per the public functions' contracts.
+#[allow(clippy::too_many_arguments)] // mirrors the flat C signatures
+unsafe fn poller_new(
+    wait: bool,
+    api_key: *const c_char,
+    base_url: *const c_char,
+    job_id: *const c_char,
+    now_ms: u64,
+    seed: u64,
+    timeout_ms: u64,
+    opts: *const deepidv_client_options,
+    out: *mut *mut deepidv_poller,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    call(err_out, || {
+        // SAFETY: per the contract.
+        unsafe { clear_out(out) };
+        // SAFETY: per the contract (all the reads below).
+        let out = unsafe { out_arg(out, "out") }?;
+        let key = unsafe { str_arg(api_key, "api_key") }?;
+        let url = unsafe { opt_str_arg(base_url, "base_url") }?;
+        let id = JobId::new(unsafe { str_arg(job_id, "job_id") }?)?;
+        let opts = unsafe { opts.as_ref() };
+        let mut config = build_config(key, url, opts)?;
+        if timeout_ms > 0 {
+            config.poll.timeout = ms(timeout_ms);
+        }
+        let (config, now, wall) = (Arc::new(config), ms(now_ms), SystemTime::now());
+        let poller = if wait {
+            Poller::wait(config, id, now, wall, seed)
+        } else {
+            Poller::get(config, id, now, wall, seed)
+        };
+        let p = deepidv_poller {
+            poller,
+            action: None,
+            in_flight: false,
+            outcome: None,
+            done: None,
+            taken: false,
+        };
+        // SAFETY: checked by `out_arg`.
+        unsafe { write_out(out, p) };
+        Ok(())
+    })
+}
+
+/// A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
+/// `timeout_ms` from `now_ms` (0: the options' wait timeout, 10 minutes by default). `base_url` NULL
+/// means the default; `seed` is any random number (for jitter); `opts` may be NULL. The poller reads
+/// the wall clock once, here, to interpret `Retry-After` dates.
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
+/// writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // flat arguments are the point of a C (and cgo) signature
+pub unsafe extern "C" fn deepidv_poller_new_wait(
+    api_key: *const c_char,
+    base_url: *const c_char,
+    job_id: *const c_char,
+    now_ms: u64,
+    seed: u64,
+    timeout_ms: u64,
+    opts: *const deepidv_client_options,
+    out: *mut *mut deepidv_poller,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        poller_new(
+            true, api_key, base_url, job_id, now_ms, seed, timeout_ms, opts, out, err_out,
+        )
+    }
+}
+
+/// A poller for one snapshot of the job (retried on transient failures a few times); a `failed`
+/// job is `DEEPIDV_OK` here. Arguments as `deepidv_poller_new_wait`.
+///
+/// # Safety
+/// As `deepidv_poller_new_wait`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // flat arguments are the point of a C (and cgo) signature
+pub unsafe extern "C" fn deepidv_poller_new_get(
+    api_key: *const c_char,
+    base_url: *const c_char,
+    job_id: *const c_char,
+    now_ms: u64,
+    seed: u64,
+    opts: *const deepidv_client_options,
+    out: *mut *mut deepidv_poller,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        poller_new(
+            false, api_key, base_url, job_id, now_ms, seed, 0, opts, out, err_out,
+        )
+    }
+}
+
+/// What to do next, given the time. `*action_out` is owned by the poller and stays valid until the
+/// next `deepidv_poller_poll` (or `deepidv_poller_free`). Returns `DEEPIDV_OK` with an action, or
+/// `DEEPIDV_INVALID_ARGUMENT` (NULL pointers; a poll while a request is in flight: feed its answer
+/// first). Once done, every later poll answers `DEEPIDV_ACTION_DONE` again.
+///
+/// # Safety
+/// `poller` is NULL or a live poller used by nobody else; `action_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_poll(
+    poller: *mut deepidv_poller,
+    now_ms: u64,
+    action_out: *mut *const deepidv_action,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        if action_out.is_null() {
+            return Err(invalid("action_out is NULL"));
+        }
+        // SAFETY: per the contract.
+        unsafe { *action_out = ptr::null() };
+        // SAFETY: per the contract.
+        let p = unsafe { mut_arg(poller, "poller") }?;
+        if p.in_flight {
+            return Err(invalid(
+                "a request is in flight: call deepidv_poller_handle_response or _handle_transport_error first",
+            ));
+        }
+        let action = if let Some(result) = p.done {
+            deepidv_action {
+                result,
+                ..deepidv_action::blank(deepidv_action_kind::DEEPIDV_ACTION_DONE)
+            }
+        } else {
+            let now = ms(now_ms);
+            match p.poller.poll(now) {
+                Action::Send { request, timeout } => {
+                    p.in_flight = true;
+                    deepidv_action::send(request, timeout)
+                }
+                Action::WaitUntil(at) => deepidv_action {
+                    wait_ms: ceil_ms(at.saturating_sub(now)),
+                    wait_until_ms: ceil_ms(at),
+                    ..deepidv_action::blank(deepidv_action_kind::DEEPIDV_ACTION_WAIT)
+                },
+                Action::Done(outcome) => {
+                    let result = match &outcome {
+                        Ok(_) => deepidv_result::DEEPIDV_OK,
+                        Err(e) => deepidv_result::from_kind(e.kind()),
+                    };
+                    p.outcome = Some(outcome);
+                    p.done = Some(result);
+                    deepidv_action {
+                        result,
+                        ..deepidv_action::blank(deepidv_action_kind::DEEPIDV_ACTION_DONE)
+                    }
+                }
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        "the core asked for an action this library does not know",
+                    ));
+                }
+            }
+        };
+        let action: *const deepidv_action = p.action.insert(action);
+        // SAFETY: checked above.
+        unsafe { *action_out = action };
+        Ok(())
+    })
+}
+
+/// Reads a field of an action, or `default` for NULL.
+///
+/// # Safety
+/// `a` is NULL or a live action.
+unsafe fn with_action<T: Copy>(
+    a: *const deepidv_action,
+    default: T,
+    f: impl FnOnce(&deepidv_action) -> T,
+) -> T {
+    guard(
+        |_| default,
+        || {
+            // SAFETY: per the contract.
+            unsafe { a.as_ref() }.map_or(default, f)
+        },
+    )
+}
+
+/// The action's kind; `DEEPIDV_ACTION_DONE` for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_kind(
+    action: *const deepidv_action,
+) -> deepidv_action_kind {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, deepidv_action_kind::DEEPIDV_ACTION_DONE, |a| a.kind) }
+}
+
+/// WAIT: how long to wait, in milliseconds from the `now_ms` given to the poll (rounded up). 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_wait_ms(action: *const deepidv_action) -> u64 {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, 0, |a| a.wait_ms) }
+}
+
+/// WAIT: the instant to wait for, on the caller's clock (same origin as `now_ms`). 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_wait_until_ms(action: *const deepidv_action) -> u64 {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, 0, |a| a.wait_until_ms) }
+}
+
+/// SEND: how long the request may take, all included, in milliseconds. 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_timeout_ms(action: *const deepidv_action) -> u64 {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, 0, |a| a.timeout_ms) }
+}
+
+/// SEND: the method (`"GET"`, `"POST"`). `""` otherwise; NULL for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_method(action: *const deepidv_action) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, ptr::null(), |a| a.method.as_ptr()) }
+}
+
+/// SEND: the full URL. `""` otherwise; NULL for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_url(action: *const deepidv_action) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, ptr::null(), |a| a.url.as_ptr()) }
+}
+
+/// SEND: the URL's scheme (`"https"`, or `"http"` for loopback). `""` otherwise; NULL for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_scheme(action: *const deepidv_action) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, ptr::null(), |a| a.scheme.as_ptr()) }
+}
+
+/// SEND: the host to connect to (an IPv6 address keeps its brackets). `""` otherwise; NULL for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_host(action: *const deepidv_action) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, ptr::null(), |a| a.host.as_ptr()) }
+}
+
+/// SEND: the port to connect to (the scheme's default if the URL has none). 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_port(action: *const deepidv_action) -> u16 {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, 0, |a| a.port) }
+}
+
+/// SEND: the request target (path and query) for the request line. `""` otherwise; NULL for NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_path(action: *const deepidv_action) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, ptr::null(), |a| a.path.as_ptr()) }
+}
+
+/// SEND: how many headers to send (besides `Host`, `Content-Length` and `Connection`, which your
+/// HTTP layer adds). 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_header_count(action: *const deepidv_action) -> usize {
+    // SAFETY: forwarded.
+    unsafe { with_action(action, 0, |a| a.headers.len()) }
+}
+
+/// SEND: the name of header `i` (lower case); NULL if `i` is out of range.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_header_name(
+    action: *const deepidv_action,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        with_action(action, ptr::null(), |a| {
+            a.headers.get(i).map_or(ptr::null(), |(n, _)| n.as_ptr())
+        })
+    }
+}
+
+/// SEND: the value of header `i` (it includes `x-api-key`: do not log it); NULL if `i` is out of range.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_header_value(
+    action: *const deepidv_action,
+    i: usize,
+) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        with_action(action, ptr::null(), |a| {
+            a.headers.get(i).map_or(ptr::null(), |(_, v)| v.as_ptr())
+        })
+    }
+}
+
+/// SEND: the body to send (`*len_out` bytes, possibly 0; the pointer may then be NULL).
+/// `len_out` may be NULL.
+///
+/// # Safety
+/// `action` is NULL or a live action; `len_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_body(
+    action: *const deepidv_action,
+    len_out: *mut usize,
+) -> *const u8 {
+    guard(
+        |_| ptr::null(),
+        || {
+            // SAFETY: per the contract.
+            let (p, len) = unsafe { action.as_ref() }.map_or((ptr::null(), 0), |a| {
+                if a.body.is_empty() {
+                    (ptr::null(), 0)
+                } else {
+                    (a.body.as_ptr(), a.body.len())
+                }
+            });
+            if !len_out.is_null() {
+                // SAFETY: per the contract.
+                unsafe { *len_out = len };
+            }
+            p
+        },
+    )
+}
+
+/// DONE: the outcome's result code (what `deepidv_poller_take_job` returns). `DEEPIDV_OK` otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_result(
+    action: *const deepidv_action,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        with_action(action, deepidv_result::DEEPIDV_INVALID_ARGUMENT, |a| {
+            a.result
+        })
+    }
+}
+
+/// Marks the request as answered; an error if none was in flight.
+fn answered(p: &mut deepidv_poller) -> Result<(), Error> {
+    if !std::mem::take(&mut p.in_flight) {
+        return Err(invalid(
+            "no request is in flight: poll until DEEPIDV_ACTION_SEND, send it, then hand back the answer",
+        ));
+    }
+    Ok(())
+}
+
+/// Hands the poller the answer to the request it asked for, with the time it arrived: the status,
+/// `n_headers` header names and values (NUL-terminated; values may be any bytes but NUL), and the body
+/// (`body` may be NULL when `body_len` is 0). Read at most the configured maximum body size plus one
+/// byte (16 MiB + 1 by default): a larger body is refused as `DEEPIDV_INVALID_RESPONSE` at DONE.
+/// Returns `DEEPIDV_OK` once fed, or `DEEPIDV_INVALID_ARGUMENT` (NULLs, a bad status or header name,
+/// no request in flight).
+///
+/// # Safety
+/// `poller` is NULL or a live poller used by nobody else; the arrays hold `n_headers` valid pointers to
+/// NUL-terminated strings (or are NULL when `n_headers` is 0); `body` points to `body_len` bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // flat arguments are the point of a C (and cgo) signature
+pub unsafe extern "C" fn deepidv_poller_handle_response(
+    poller: *mut deepidv_poller,
+    now_ms: u64,
+    status: u16,
+    header_names: *const *const c_char,
+    header_values: *const *const c_char,
+    n_headers: usize,
+    body: *const u8,
+    body_len: usize,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let p = unsafe { mut_arg(poller, "poller") }?;
+        let status = http::StatusCode::from_u16(status)
+            .map_err(|_| invalid(format!("HTTP status {status} is not a status code")))?;
+        let mut builder = http::Response::builder().status(status);
+        if n_headers > 0 {
+            if header_names.is_null() || header_values.is_null() {
+                return Err(invalid("header_names or header_values is NULL"));
+            }
+            for i in 0..n_headers {
+                // SAFETY: the arrays hold `n_headers` pointers per the contract.
+                let (n, v) = unsafe { (*header_names.add(i), *header_values.add(i)) };
+                if n.is_null() || v.is_null() {
+                    return Err(invalid(format!("header {i} has a NULL name or value")));
+                }
+                // SAFETY: NUL-terminated per the contract.
+                let (n, v) = unsafe { (std::ffi::CStr::from_ptr(n), std::ffi::CStr::from_ptr(v)) };
+                let name = HeaderName::from_bytes(n.to_bytes())
+                    .map_err(|_| invalid(format!("header {i} has an invalid name")))?;
+                let value = HeaderValue::from_bytes(v.to_bytes())
+                    .map_err(|_| invalid(format!("header {i} has an invalid value")))?;
+                builder = builder.header(name, value);
+            }
+        }
+        let body: &[u8] = if body_len == 0 {
+            &[]
+        } else if body.is_null() {
+            return Err(invalid("body is NULL but body_len is not 0"));
+        } else {
+            // SAFETY: `body` points to `body_len` bytes per the contract.
+            unsafe { std::slice::from_raw_parts(body, body_len) }
+        };
+        let response = builder
+            .body(body)
+            .map_err(|e| invalid(format!("invalid response: {e}")))?;
+        answered(p)?;
+        p.poller.handle_response(ms(now_ms), &response);
+        Ok(())
+    })
+}
+
+/// Tells the poller the request it asked for failed below HTTP, with the time it happened. `kind` is a
+/// `deepidv_transport_error`; `detail` (may be NULL) describes it for the error message. Returns
+/// `DEEPIDV_OK` once fed, or `DEEPIDV_INVALID_ARGUMENT` (NULL poller, unknown kind, no request in flight).
+///
+/// # Safety
+/// `poller` is NULL or a live poller used by nobody else; `detail` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_handle_transport_error(
+    poller: *mut deepidv_poller,
+    now_ms: u64,
+    kind: u32,
+    detail: *const c_char,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let p = unsafe { mut_arg(poller, "poller") }?;
+        let kind = match kind {
+            0 => TransportErrorKind::Connect,
+            1 => TransportErrorKind::Timeout,
+            2 => TransportErrorKind::Io,
+            3 => TransportErrorKind::Other,
+            other => return Err(invalid(format!("unknown transport error kind {other}"))),
+        };
+        // SAFETY: per the contract.
+        let detail = unsafe { opt_str_arg(detail, "detail") }?.unwrap_or("no detail");
+        answered(p)?;
+        p.poller
+            .handle_transport_error(ms(now_ms), TransportError::new(kind, detail));
+        Ok(())
+    })
+}
+
+/// Takes the outcome once the poller answered `DEEPIDV_ACTION_DONE`. Returns the outcome's code: with
+/// `DEEPIDV_OK` (and `DEEPIDV_JOB_FAILED`, for a wait) `*out` is the job, to free with
+/// `deepidv_job_free`; otherwise `*out` is NULL and `*err_out` (if `err_out` is not NULL) the error.
+/// `DEEPIDV_INVALID_ARGUMENT` if the poller is not done yet or the outcome was already taken.
+///
+/// # Safety
+/// `poller` is NULL or a live poller used by nobody else; `out` and `err_out` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_take_job(
+    poller: *mut deepidv_poller,
+    out: *mut *mut deepidv_job,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    call(err_out, || {
+        // SAFETY: per the contract.
+        unsafe { clear_out(out) };
+        // SAFETY: per the contract.
+        let out = unsafe { out_arg(out, "out") }?;
+        // SAFETY: per the contract.
+        let p = unsafe { mut_arg(poller, "poller") }?;
+        let outcome = match p.outcome.take() {
+            Some(o) => o,
+            None if p.taken => return Err(invalid("the outcome was already taken")),
+            None => {
+                return Err(invalid(
+                    "the poller is not done: poll until DEEPIDV_ACTION_DONE first",
+                ));
+            }
+        };
+        p.taken = true;
+        match outcome {
+            Ok(job) => {
+                // SAFETY: checked by `out_arg`.
+                unsafe { write_out(out, deepidv_job::new(&job)) };
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(job) = e.job() {
+                    // SAFETY: checked by `out_arg`.
+                    unsafe { write_out(out, deepidv_job::new(job)) };
+                }
+                Err(e)
+            }
+        }
+    })
+}
+
+/// The last status the poller saw; `DEEPIDV_STATUS_UNKNOWN` before the first answer (or for NULL).
+///
+/// # Safety
+/// `poller` is NULL or a live poller.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_last_status(
+    poller: *const deepidv_poller,
+) -> deepidv_job_status {
+    guard(
+        |_| deepidv_job_status::DEEPIDV_STATUS_UNKNOWN,
+        || {
+            // SAFETY: per the contract.
+            unsafe { ref_arg(poller, "poller") }
+                .ok()
+                .and_then(|p| p.poller.last_status())
+                .map_or(
+                    deepidv_job_status::DEEPIDV_STATUS_UNKNOWN,
+                    deepidv_job_status::from_status,
+                )
+        },
+    )
+}
+
+/// Frees a poller (and its current action). NULL is a no-op.
+///
+/// # Safety
+/// `poller` is NULL or a poller from this library, not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_free(poller: *mut deepidv_poller) {
+    // SAFETY: per the contract.
+    guard(|_| (), || unsafe { free_box(poller) })
+}

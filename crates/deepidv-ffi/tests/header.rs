@@ -1,0 +1,43 @@
+//! `include/deepidv.h` must be exactly what cbindgen makes of this crate today.
+
+use std::path::PathBuf;
+
+#[test]
+fn header_is_fresh() {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).unwrap();
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/lib.rs"))
+        .generate()
+        .expect("cbindgen could not generate the header");
+    let mut generated = Vec::new();
+    bindings.write(&mut generated);
+    let generated = String::from_utf8(generated).unwrap();
+    let path = crate_dir.join("../../include/deepidv.h");
+    if std::env::var_os("DEEPIDV_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == generated,
+        "include/deepidv.h is stale or missing; regenerate it with:\n    DEEPIDV_BLESS=1 cargo test -p deepidv-ffi --test header\n(first differing line: {:?})",
+        current
+            .lines()
+            .zip(generated.lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("checked in {a:?} / generated {b:?}"))
+    );
+    // The contract's names are in it.
+    for name in [
+        "DEEPIDV_OK = 0",
+        "DEEPIDV_INTERNAL = 9",
+        "DEEPIDV_STATUS_UNKNOWN",
+        "deepidv_result deepidv_client_wait_job(",
+        "const char *deepidv_last_error(void);",
+        "typedef struct deepidv_client deepidv_client;",
+    ] {
+        assert!(generated.contains(name), "header lacks {name:?}");
+    }
+}

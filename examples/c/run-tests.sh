@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds libdeepidv (release) and the simulator, starts the simulator on a free port, then runs the C
+# tests twice: compiled with ASan+UBSan (leak detection on), and a plain build under valgrind. Also runs
+# the two examples and checks the documented link flags (the pkg-config template). Exits non-zero on any
+# failure; the last line is "C tests: N passed, M failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+LIB="$TARGET_DIR/release/libdeepidv.a"
+MOCK_BIN="$TARGET_DIR/debug/deepidv-mock"
+CARGO_FLAGS=${CARGO_FLAGS:-}
+
+echo "== building libdeepidv (release) and deepidv-mock"
+(cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-ffi --release && cargo build $CARGO_FLAGS -p deepidv-mock)
+
+WORK="$(mktemp -d)"
+MOCK_PID=""
+cleanup() {
+    if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; wait "$MOCK_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== starting the simulator"
+"$MOCK_BIN" --addr 127.0.0.1:0 --pending 100ms --processing 200ms >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+URL=""
+for _ in $(seq 1 100); do
+    if [ -s "$WORK/mock.out" ]; then
+        URL="$(head -n1 "$WORK/mock.out" | sed -n 's/^listening on //p')"
+        [ -n "$URL" ] && break
+    fi
+    kill -0 "$MOCK_PID" 2>/dev/null || { cat "$WORK/mock.err" >&2; echo "simulator exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$URL" ] || { echo "simulator did not say where it listens" >&2; exit 1; }
+echo "simulator at $URL"
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+count() { # adds the "C tests: N passed, M failed" line of a log to the totals
+    local line p f
+    line="$(grep -E '^C tests: [0-9]+ passed, [0-9]+ failed' "$1" | tail -n1 || true)"
+    p="$(echo "$line" | sed -n 's/^C tests: \([0-9]*\) passed.*/\1/p')"
+    f="$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')"
+    TOTAL_PASSED=$((TOTAL_PASSED + ${p:-0}))
+    TOTAL_FAILED=$((TOTAL_FAILED + ${f:-1}))
+}
+STATUS=0
+run() { # name, command...: runs, keeps going on failure, remembers it
+    local name="$1"; shift
+    echo "== $name"
+    if "$@" >"$WORK/$name.log" 2>&1; then
+        tail -n 12 "$WORK/$name.log" | cut -c1-300
+    else
+        cat "$WORK/$name.log"
+        echo "!! $name failed" >&2
+        STATUS=1
+    fi
+}
+
+echo "== compiling with -fsanitize=address,undefined"
+make -s -C "$HERE" LIB="$LIB" SANITIZE=1 BUILD=build/asan
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export LSAN_OPTIONS="suppressions=$HERE/lsan.supp:print_suppressions=0"
+run asan-test_ffi "$HERE/build/asan/test_ffi" "$URL"
+count "$WORK/asan-test_ffi.log"
+run asan-custom_loop "$HERE/build/asan/custom_loop" "$URL"
+run asan-wait env DEEPIDV_API_KEY=sk_test_deepidv_sandbox DEEPIDV_BASE_URL="$URL" "$HERE/build/asan/wait"
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+echo "== compiling without sanitizers"
+make -s -C "$HERE" LIB="$LIB" BUILD=build/plain
+if command -v valgrind >/dev/null; then
+    run valgrind-test_ffi valgrind -q --error-exitcode=1 --leak-check=full \
+        --suppressions="$HERE/valgrind.supp" "$HERE/build/plain/test_ffi" "$URL"
+    count "$WORK/valgrind-test_ffi.log"
+    run valgrind-custom_loop valgrind -q --error-exitcode=1 --leak-check=full \
+        --suppressions="$HERE/valgrind.supp" "$HERE/build/plain/custom_loop" "$URL"
+else
+    echo "!! valgrind is not installed (apt-get install -y valgrind)" >&2
+    STATUS=1
+fi
+
+echo "== the documented link flags, through the pkg-config template"
+VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)"
+sed -e "s|@PREFIX@|$ROOT|" -e "s|@LIBDIR@|$TARGET_DIR/release|" -e "s|@INCLUDEDIR@|$ROOT/include|" \
+    -e "s|@VERSION@|$VERSION|" "$ROOT/crates/deepidv-ffi/deepidv.pc.in" >"$WORK/deepidv.pc"
+if command -v pkg-config >/dev/null; then
+    FLAGS="$(PKG_CONFIG_PATH="$WORK" pkg-config --cflags --libs --static deepidv)"
+else
+    FLAGS="-I$ROOT/include -L$TARGET_DIR/release -ldeepidv -lpthread -ldl -lm"
+fi
+echo "cc wait.c $FLAGS"
+# -L/-l links the static library when no libdeepidv.so sits beside it; force static to be sure
+cc -std=c11 -Wall -o "$WORK/wait-pc" "$HERE/wait.c" $(echo "$FLAGS" | sed 's/-ldeepidv/-l:libdeepidv.a/')
+run pkgconfig-wait env DEEPIDV_API_KEY=sk_test_deepidv_sandbox DEEPIDV_BASE_URL="$URL" "$WORK/wait-pc"
+# the same flags as written pick libdeepidv.so (the cdylib) when it is there: check that link too
+if [ -e "$TARGET_DIR/release/libdeepidv.so" ]; then
+    cc -std=c11 -Wall -o "$WORK/wait-so" "$HERE/wait.c" $FLAGS
+    run shared-wait env LD_LIBRARY_PATH="$TARGET_DIR/release" DEEPIDV_API_KEY=sk_test_deepidv_sandbox \
+        DEEPIDV_BASE_URL="$URL" "$WORK/wait-so"
+fi
+
+if [ "$STATUS" -ne 0 ] && [ "$TOTAL_FAILED" -eq 0 ]; then TOTAL_FAILED=1; fi
+echo "C tests: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+[ "$STATUS" -eq 0 ] && [ "$TOTAL_FAILED" -eq 0 ]

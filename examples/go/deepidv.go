@@ -1,0 +1,457 @@
+// Package deepidv is an idiomatic Go client for the deepidv async-jobs API, over the SDK's C library
+// (libdeepidv.a, linked by path: build it first with `cargo build -p deepidv-ffi --release`).
+//
+//	client, err := deepidv.NewClient(os.Getenv("DEEPIDV_API_KEY"), "")
+//	if err != nil { ... }
+//	defer client.Close()
+//	job, err := client.Wait(ctx, "job_123")
+//	switch {
+//	case errors.Is(err, deepidv.ErrJobFailed): // job.Error says why
+//	case errors.Is(err, context.Canceled):     // ctx was cancelled
+//	case err != nil:                           // see the sentinels below
+//	}
+//
+// Cancellation: Wait and GetJob run the library's blocking call with a cancellation handle; when ctx is
+// done, a goroutine cancels it, which ends a wait between polls at once (a request already in flight
+// finishes first, bounded by the request timeout). A ctx deadline also caps the wait's own deadline.
+//
+// Errors never depend on the C library's thread-local "last error" (goroutines move between OS threads):
+// every call takes an error object out-parameter and frees it. Memory the library hands out is freed
+// with the library's own _free functions; C.free is used only on strings this package allocated.
+package deepidv
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libdeepidv.a -lpthread -ldl -lm
+#include <stdlib.h>
+#include "deepidv.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Code is an outcome code, shared with the C library, the Rust crates and the CLI's exit codes.
+type Code uint32
+
+// The outcome codes.
+const (
+	CodeOK              Code = C.DEEPIDV_OK
+	CodeJobFailed       Code = C.DEEPIDV_JOB_FAILED
+	CodeInvalidArgument Code = C.DEEPIDV_INVALID_ARGUMENT
+	CodeTimeout         Code = C.DEEPIDV_TIMEOUT
+	CodeNotFound        Code = C.DEEPIDV_NOT_FOUND
+	CodeUnauthorized    Code = C.DEEPIDV_UNAUTHORIZED
+	CodeRejected        Code = C.DEEPIDV_REJECTED
+	CodeUnavailable     Code = C.DEEPIDV_UNAVAILABLE
+	CodeInvalidResponse Code = C.DEEPIDV_INVALID_RESPONSE
+	CodeInternal        Code = C.DEEPIDV_INTERNAL
+)
+
+// String is the code's C name, like "DEEPIDV_NOT_FOUND".
+func (c Code) String() string { return C.GoString(C.deepidv_result_name(C.uint32_t(c))) }
+
+// Sentinel errors, one per outcome: test with errors.Is.
+var (
+	ErrJobFailed       = errors.New("deepidv: job failed")
+	ErrInvalidArgument = errors.New("deepidv: invalid argument")
+	ErrTimeout         = errors.New("deepidv: timeout")
+	ErrNotFound        = errors.New("deepidv: not found")
+	ErrUnauthorized    = errors.New("deepidv: unauthorized")
+	ErrRejected        = errors.New("deepidv: rejected")
+	ErrUnavailable     = errors.New("deepidv: unavailable")
+	ErrInvalidResponse = errors.New("deepidv: invalid response")
+	ErrInternal        = errors.New("deepidv: internal error")
+)
+
+func (c Code) sentinel() error {
+	switch c {
+	case CodeJobFailed:
+		return ErrJobFailed
+	case CodeInvalidArgument:
+		return ErrInvalidArgument
+	case CodeTimeout:
+		return ErrTimeout
+	case CodeNotFound:
+		return ErrNotFound
+	case CodeUnauthorized:
+		return ErrUnauthorized
+	case CodeRejected:
+		return ErrRejected
+	case CodeUnavailable:
+		return ErrUnavailable
+	case CodeInvalidResponse:
+		return ErrInvalidResponse
+	default:
+		return ErrInternal
+	}
+}
+
+// Error is a failure with its details. errors.Is matches it against the sentinel of its Code, and,
+// when the call ended because its context was done, against context.Canceled or DeadlineExceeded.
+type Error struct {
+	Code       Code
+	Message    string // one line, never contains the API key
+	HTTPStatus int    // 0 if there was no HTTP answer
+	RequestID  string // the server's x-request-id, if any
+	Expired    bool   // a NOT_FOUND for a job that existed earlier in the wait
+	ctxErr     error
+}
+
+func (e *Error) Error() string { return "deepidv: " + e.Message }
+
+// Is reports whether target is the sentinel for e's code.
+func (e *Error) Is(target error) bool { return target == e.Code.sentinel() }
+
+// Unwrap returns the context's error when the call was cancelled by its context.
+func (e *Error) Unwrap() error { return e.ctxErr }
+
+func invalid(format string, args ...interface{}) error {
+	return &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}
+
+// takeError converts and frees a library error object.
+func takeError(rc C.deepidv_result, e *C.deepidv_error) error {
+	if rc == C.DEEPIDV_OK {
+		C.deepidv_error_free(e)
+		return nil
+	}
+	err := &Error{Code: Code(rc), Message: Code(rc).String()}
+	if e != nil {
+		err.Message = C.GoString(C.deepidv_error_message(e))
+		err.HTTPStatus = int(C.deepidv_error_http_status(e))
+		if r := C.deepidv_error_request_id(e); r != nil {
+			err.RequestID = C.GoString(r)
+		}
+		err.Expired = bool(C.deepidv_error_is_expired(e))
+		C.deepidv_error_free(e)
+	}
+	return err
+}
+
+// cString copies a Go string for C; refuses NUL bytes (C would silently cut the string there).
+// Invalid UTF-8 is passed on: the library refuses it with ErrInvalidArgument.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, invalid("%s contains a NUL byte", what)
+	}
+	return C.CString(s), nil
+}
+
+func free(p *C.char) {
+	if p != nil {
+		C.free(unsafe.Pointer(p)) // our own C.CString, never library memory
+	}
+}
+
+// Version is the C library's version.
+func Version() string { return C.GoString(C.deepidv_version()) }
+
+// Status is a job's status.
+type Status int
+
+// Job statuses. StatusUnknown is a status this library does not know (not terminal); Job.StatusText has it.
+const (
+	StatusPending    Status = C.DEEPIDV_STATUS_PENDING
+	StatusProcessing Status = C.DEEPIDV_STATUS_PROCESSING
+	StatusReady      Status = C.DEEPIDV_STATUS_READY
+	StatusFailed     Status = C.DEEPIDV_STATUS_FAILED
+	StatusUnknown    Status = C.DEEPIDV_STATUS_UNKNOWN
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusPending:
+		return "pending"
+	case StatusProcessing:
+		return "processing"
+	case StatusReady:
+		return "ready"
+	case StatusFailed:
+		return "failed"
+	default:
+		return "unknown"
+	}
+}
+
+// Job is a snapshot of a job, copied out of the library.
+type Job struct {
+	ID         string
+	Status     Status
+	StatusText string          // as the server spelled it
+	CreatedAt  time.Time       // zero if the server's value is not a time
+	UpdatedAt  string          // RFC 3339, as sent; "" if absent
+	Result     json.RawMessage // the result exactly as sent; nil unless ready
+	Error      string          // the server's reason; "" unless failed
+}
+
+// takeJob copies and frees a library job (nil for nil).
+func takeJob(j *C.deepidv_job) *Job {
+	if j == nil {
+		return nil
+	}
+	defer C.deepidv_job_free(j)
+	job := &Job{
+		ID:         C.GoString(C.deepidv_job_get_id(j)),
+		Status:     Status(C.deepidv_job_get_status(j)),
+		StatusText: C.GoString(C.deepidv_job_get_status_text(j)),
+	}
+	if ms := int64(C.deepidv_job_get_created_at_ms(j)); ms != 0 {
+		job.CreatedAt = time.UnixMilli(ms)
+	}
+	if u := C.deepidv_job_get_updated_at(j); u != nil {
+		job.UpdatedAt = C.GoString(u)
+	}
+	if r := C.deepidv_job_get_result_json(j); r != nil {
+		job.Result = json.RawMessage(C.GoString(r))
+	}
+	if e := C.deepidv_job_get_error(j); e != nil {
+		job.Error = C.GoString(e)
+	}
+	return job
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	requestTimeout, connectTimeout, pollInterval, maxPollInterval, waitTimeout, retryBackoff time.Duration
+	maxRetries                                                                               *uint32
+	insecureHTTP                                                                             bool
+}
+
+// WithRequestTimeout sets the per-request timeout (default 30s).
+func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = d } }
+
+// WithConnectTimeout sets the connect timeout (default 10s).
+func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.connectTimeout = d } }
+
+// WithPollInterval sets the first delay between polls (default 2s, growing ×1.5).
+func WithPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
+
+// WithMaxPollInterval caps the delay between polls (default 5s).
+func WithMaxPollInterval(d time.Duration) Option { return func(o *options) { o.maxPollInterval = d } }
+
+// WithWaitTimeout sets a wait's deadline (default 10 minutes).
+func WithWaitTimeout(d time.Duration) Option { return func(o *options) { o.waitTimeout = d } }
+
+// WithRetryBackoff sets the first backoff after a transient failure (default 500ms, doubling).
+func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.retryBackoff = d } }
+
+// WithMaxRetries sets how often a single call (get, create) is retried on transient failures (default 3).
+func WithMaxRetries(n uint32) Option { return func(o *options) { o.maxRetries = &n } }
+
+// WithInsecureHTTP allows plain http to hosts that are not loopback. Only for networks you trust.
+func WithInsecureHTTP() Option { return func(o *options) { o.insecureHTTP = true } }
+
+func millis(d time.Duration) C.uint64_t {
+	if d <= 0 {
+		return 0
+	}
+	ms := d.Milliseconds()
+	if time.Duration(ms)*time.Millisecond < d {
+		ms++
+	}
+	return C.uint64_t(ms)
+}
+
+// Client is safe for concurrent use. Close it when done.
+type Client struct {
+	mu sync.RWMutex
+	c  *C.deepidv_client
+}
+
+// NewClient makes a client for apiKey; baseURL "" means https://api.deepidv.com (plain http only to
+// loopback hosts, unless WithInsecureHTTP).
+func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	key, err := cString("API key", apiKey)
+	if err != nil {
+		return nil, err
+	}
+	defer free(key)
+	var url *C.char
+	if baseURL != "" {
+		if url, err = cString("base URL", baseURL); err != nil {
+			return nil, err
+		}
+		defer free(url)
+	}
+	copts := C.deepidv_client_options_new()
+	defer C.deepidv_client_options_free(copts)
+	set := func(rc C.deepidv_result, what string) {
+		if rc != C.DEEPIDV_OK && err == nil {
+			err = invalid("%s: %s", what, Code(rc))
+		}
+	}
+	if o.requestTimeout > 0 {
+		set(C.deepidv_client_options_set_request_timeout_ms(copts, millis(o.requestTimeout)), "request timeout")
+	}
+	if o.connectTimeout > 0 {
+		set(C.deepidv_client_options_set_connect_timeout_ms(copts, millis(o.connectTimeout)), "connect timeout")
+	}
+	if o.pollInterval > 0 {
+		set(C.deepidv_client_options_set_poll_interval_ms(copts, millis(o.pollInterval)), "poll interval")
+	}
+	if o.maxPollInterval > 0 {
+		set(C.deepidv_client_options_set_max_poll_interval_ms(copts, millis(o.maxPollInterval)), "max poll interval")
+	}
+	if o.waitTimeout > 0 {
+		set(C.deepidv_client_options_set_wait_timeout_ms(copts, millis(o.waitTimeout)), "wait timeout")
+	}
+	if o.retryBackoff > 0 {
+		set(C.deepidv_client_options_set_retry_backoff_ms(copts, millis(o.retryBackoff)), "retry backoff")
+	}
+	if o.maxRetries != nil {
+		set(C.deepidv_client_options_set_max_retries(copts, C.uint32_t(*o.maxRetries)), "max retries")
+	}
+	if o.insecureHTTP {
+		set(C.deepidv_client_options_set_allow_insecure_http(copts, true), "insecure http")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c *C.deepidv_client
+	var cerr *C.deepidv_error
+	rc := C.deepidv_client_new_with_options(key, url, copts, &c, &cerr)
+	if err := takeError(rc, cerr); err != nil {
+		return nil, err
+	}
+	return &Client{c: c}, nil
+}
+
+// Close frees the client, after the calls in progress return. Closing twice is fine.
+func (cl *Client) Close() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	C.deepidv_client_free(cl.c)
+	cl.c = nil
+	return nil
+}
+
+// call runs a blocking library call with a cancellation handle tied to ctx.
+func (cl *Client) call(ctx context.Context, f func(c *C.deepidv_client, cancel *C.deepidv_cancel, err **C.deepidv_error) C.deepidv_result) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Code: CodeTimeout, Message: "cancelled before the call: " + err.Error(), ctxErr: err}
+	}
+	cl.mu.RLock()
+	defer cl.mu.RUnlock()
+	if cl.c == nil {
+		return invalid("the client is closed")
+	}
+	cancel := C.deepidv_cancel_new()
+	stop, watcher := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watcher)
+		select {
+		case <-ctx.Done():
+			C.deepidv_cancel_cancel(cancel)
+		case <-stop:
+		}
+	}()
+	var cerr *C.deepidv_error
+	rc := f(cl.c, cancel, &cerr)
+	close(stop)
+	<-watcher // the handle is not used any more: free it
+	C.deepidv_cancel_free(cancel)
+	err := takeError(rc, cerr)
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeTimeout && ctx.Err() != nil {
+		e.ctxErr = ctx.Err()
+	}
+	return err
+}
+
+func jobID(id string) (*C.char, error) {
+	if !utf8.ValidString(id) {
+		// let the library say it, so Go and C agree on the message
+		return C.CString(id), nil
+	}
+	return cString("job id", id)
+}
+
+// GetJob fetches one snapshot of the job (retried on transient failures). A failed job is not an error here.
+func (cl *Client) GetJob(ctx context.Context, id string) (*Job, error) {
+	cid, err := jobID(id)
+	if err != nil {
+		return nil, err
+	}
+	defer free(cid)
+	var job *C.deepidv_job
+	err = cl.call(ctx, func(c *C.deepidv_client, cancel *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
+		return C.deepidv_client_get_job_ex(c, cid, cancel, &job, e)
+	})
+	return takeJob(job), err
+}
+
+// Wait polls the job until it is ready (nil error) or failed (ErrJobFailed, with the failed job), or the
+// wait's deadline (ErrTimeout) or ctx (ErrTimeout wrapping ctx.Err()) ends it. A ctx deadline earlier
+// than the client's wait timeout becomes the wait's deadline.
+func (cl *Client) Wait(ctx context.Context, id string) (*Job, error) {
+	cid, err := jobID(id)
+	if err != nil {
+		return nil, err
+	}
+	defer free(cid)
+	var timeout C.uint64_t // 0: the client's wait timeout
+	if deadline, ok := ctx.Deadline(); ok {
+		if timeout = millis(time.Until(deadline)); timeout == 0 {
+			timeout = 1
+		}
+	}
+	var job *C.deepidv_job
+	err = cl.call(ctx, func(c *C.deepidv_client, cancel *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
+		return C.deepidv_client_wait_job_ex(c, cid, timeout, cancel, &job, e)
+	})
+	return takeJob(job), err
+}
+
+// AdverseMediaRequest is the person to screen. Country (two letters) is optional.
+type AdverseMediaRequest struct {
+	FirstName, LastName, Email, DateOfBirth, Country string
+}
+
+// CreateAdverseMedia starts a screening and returns its job id. With idempotencyKey "" a random key is
+// made; retries of this call reuse it, so a retry never starts a second job. ctx is checked before
+// the call only: the POST itself is bounded by the request timeout and retry policy.
+func (cl *Client) CreateAdverseMedia(ctx context.Context, r AdverseMediaRequest, idempotencyKey string) (string, error) {
+	fields := []string{r.FirstName, r.LastName, r.Email, r.DateOfBirth, r.Country, idempotencyKey}
+	names := []string{"first name", "last name", "email", "date of birth", "country", "idempotency key"}
+	cs := make([]*C.char, len(fields))
+	defer func() {
+		for _, p := range cs {
+			free(p)
+		}
+	}()
+	for i, f := range fields {
+		if i >= 4 && f == "" {
+			continue // optional: NULL
+		}
+		p, err := cString(names[i], f)
+		if err != nil {
+			return "", err
+		}
+		cs[i] = p
+	}
+	var out *C.char
+	err := cl.call(ctx, func(c *C.deepidv_client, _ *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
+		return C.deepidv_client_create_adverse_media(c, cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], &out, e)
+	})
+	if err != nil {
+		return "", err
+	}
+	defer C.deepidv_string_free(out)
+	return C.GoString(out), nil
+}

@@ -1,0 +1,336 @@
+package deepidv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const sandboxKey = "sk_test_deepidv_sandbox"
+
+var mockURL string
+
+// TestMain starts the simulator: DEEPIDV_MOCK_BIN, or target/debug/deepidv-mock of this repository.
+func TestMain(m *testing.M) {
+	bin := os.Getenv("DEEPIDV_MOCK_BIN")
+	if bin == "" {
+		bin = filepath.Join("..", "..", "target", "debug", "deepidv-mock")
+	}
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--pending", "100ms", "--processing", "200ms")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot start the simulator %s: %v (build it: cargo build -p deepidv-mock)\n", bin, err)
+		os.Exit(2)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		fmt.Fprintf(os.Stderr, "simulator said %q (%v)\n", line, err)
+		_ = cmd.Process.Kill()
+		os.Exit(2)
+	}
+	mockURL = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	code := m.Run()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	os.Exit(code)
+}
+
+func admin(t *testing.T, method, path, body string, want int) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, mockURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// newJob makes a job on the simulator: outcome `"ready"` or `{"failed":"..."}`.
+func newJob(t *testing.T, outcome string, pending time.Duration) string {
+	t.Helper()
+	b := admin(t, "POST", "/__mock/jobs",
+		fmt.Sprintf(`{"outcome":%s,"pendingMs":%d,"processingMs":0}`, outcome, pending.Milliseconds()), 201)
+	var v struct{ JobID string }
+	if err := json.Unmarshal(b, &v); err != nil || v.JobID == "" {
+		t.Fatalf("bad answer %s", b)
+	}
+	return v.JobID
+}
+
+func fault(t *testing.T, job, f string, times int) {
+	t.Helper()
+	admin(t, "POST", "/__mock/faults", fmt.Sprintf(`{"scope":{"job":%q},"fault":%s,"times":%d}`, job, f, times), 204)
+}
+
+func fastClient(t *testing.T, key string) *Client {
+	t.Helper()
+	c, err := NewClient(key, mockURL,
+		WithPollInterval(20*time.Millisecond), WithMaxPollInterval(40*time.Millisecond),
+		WithRetryBackoff(5*time.Millisecond), WithMaxRetries(2), WithRequestTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestVersionAndCodes(t *testing.T) {
+	if Version() == "" {
+		t.Fatal("no version")
+	}
+	if CodeNotFound != 4 || CodeInternal != 9 || CodeNotFound.String() != "DEEPIDV_NOT_FOUND" {
+		t.Fatalf("codes: %d %d %s", CodeNotFound, CodeInternal, CodeNotFound)
+	}
+}
+
+func TestGetAndWaitReady(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	id := newJob(t, `"ready"`, 150*time.Millisecond)
+	job, err := c.GetJob(context.Background(), id)
+	if err != nil || job.Status != StatusPending || job.Result != nil {
+		t.Fatalf("get: %+v %v", job, err)
+	}
+	job, err = c.Wait(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.ID != id || job.Status != StatusReady || job.StatusText != "ready" || job.Error != "" {
+		t.Fatalf("job: %+v", job)
+	}
+	var result struct {
+		RiskLevel string `json:"riskLevel"`
+		RiskScore int    `json:"riskScore"`
+	}
+	if err := json.Unmarshal(job.Result, &result); err != nil || result.RiskLevel == "" {
+		t.Fatalf("result %s: %v", job.Result, err)
+	}
+	if job.CreatedAt.Before(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) || job.UpdatedAt == "" {
+		t.Fatalf("times: %v %q", job.CreatedAt, job.UpdatedAt)
+	}
+}
+
+func TestWaitFailedReturnsTheJob(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	id := newJob(t, `{"failed":"document unreadable"}`, 30*time.Millisecond)
+	job, err := c.Wait(context.Background(), id)
+	if !errors.Is(err, ErrJobFailed) {
+		t.Fatalf("want ErrJobFailed, got %v", err)
+	}
+	if job == nil || job.Status != StatusFailed || job.Error != "document unreadable" {
+		t.Fatalf("job: %+v", job)
+	}
+	if errors.Is(err, ErrNotFound) {
+		t.Fatal("matches only its own sentinel")
+	}
+}
+
+func TestEveryErrorIsItsSentinel(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	ctx := context.Background()
+	id := newJob(t, `"ready"`, 0)
+
+	_, err := c.GetJob(ctx, "job_nope")
+	var e *Error
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &e) || e.HTTPStatus != 404 || e.RequestID == "" {
+		t.Fatalf("not found: %#v", err)
+	}
+
+	bad := fastClient(t, "sk_test_not_the_key_42")
+	_, err = bad.GetJob(ctx, id)
+	if !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "not_the_key") {
+		t.Fatalf("unauthorized: %v", err)
+	}
+
+	fault(t, id, `{"status":400}`, 1)
+	if _, err = c.GetJob(ctx, id); !errors.Is(err, ErrRejected) {
+		t.Fatalf("rejected: %v", err)
+	}
+	fault(t, id, `{"status":503,"body":"html"}`, 3)
+	if _, err = c.GetJob(ctx, id); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unavailable: %v", err)
+	}
+	fault(t, id, `"malformed"`, 1)
+	if _, err = c.GetJob(ctx, id); !errors.Is(err, ErrInvalidResponse) {
+		t.Fatalf("invalid response: %v", err)
+	}
+	for _, badID := range []string{"", "../x", "a/b", "nul\x00byte", "\xff\xfe"} {
+		if _, err = c.GetJob(ctx, badID); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("id %q: %v", badID, err)
+		}
+	}
+	slow := newJob(t, `"ready"`, time.Minute)
+	c2, err := NewClient(sandboxKey, mockURL, WithWaitTimeout(150*time.Millisecond), WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err = c2.Wait(ctx, slow); !errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("timeout: %v", err)
+	}
+}
+
+func TestNewClientRefusesBadArguments(t *testing.T) {
+	for _, tc := range []struct{ key, url string }{
+		{"", mockURL},
+		{"sk_test_x", "http://example.com"},
+		{"sk_test_x", "not a url"},
+		{"sk\x00x", mockURL},
+		{"sk_test_x", "\xff"},
+	} {
+		c, err := NewClient(tc.key, tc.url)
+		if !errors.Is(err, ErrInvalidArgument) || c != nil {
+			t.Fatalf("%q %q: %v", tc.key, tc.url, err)
+		}
+	}
+	c, err := NewClient("sk_test_x", "http://example.com", WithInsecureHTTP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	_ = c.Close() // twice is fine
+	if _, err := c.GetJob(context.Background(), "job_1"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestContextCancelStopsTheWait(t *testing.T) {
+	c, err := NewClient(sandboxKey, mockURL, WithPollInterval(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := newJob(t, `"ready"`, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	job, err := c.Wait(ctx, id)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrTimeout) || job != nil {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("cancel took %v", d)
+	}
+	if _, err := c.GetJob(ctx, id); !errors.Is(err, context.Canceled) {
+		t.Fatalf("done ctx: %v", err)
+	}
+}
+
+func TestContextDeadlineBoundsTheWait(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	id := newJob(t, `"ready"`, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Wait(ctx, id)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want DeadlineExceeded, got %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("deadline took %v", d)
+	}
+}
+
+func TestCreateAdverseMedia(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	ctx := context.Background()
+	req := AdverseMediaRequest{FirstName: "Alan", LastName: "Clean", Email: "alan@example.com", DateOfBirth: "1912-06-23", Country: "gb"}
+	a, err := c.CreateAdverseMedia(ctx, req, "go-idem-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.CreateAdverseMedia(ctx, req, "go-idem-1")
+	if err != nil || a != b {
+		t.Fatalf("replay: %q %q %v", a, b, err)
+	}
+	fresh, err := c.CreateAdverseMedia(ctx, req, "")
+	if err != nil || fresh == a {
+		t.Fatalf("fresh: %q %v", fresh, err)
+	}
+	job, err := c.Wait(ctx, a)
+	if err != nil || !bytes.Contains(job.Result, []byte(`"riskLevel":"LOW"`)) {
+		t.Fatalf("%+v %v", job, err)
+	}
+	req.Email = "not-an-email"
+	if _, err := c.CreateAdverseMedia(ctx, req, ""); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad email: %v", err)
+	}
+	req.LastName = "Fail"
+	req.Email = "x@example.com"
+	id, err := c.CreateAdverseMedia(ctx, req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job, err := c.Wait(ctx, id); !errors.Is(err, ErrJobFailed) || job == nil || job.Error == "" {
+		t.Fatalf("fail: %+v %v", job, err)
+	}
+}
+
+func TestOneClientManyGoroutines(t *testing.T) {
+	c := fastClient(t, sandboxKey)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := newJob(t, `"ready"`, time.Duration(10*i)*time.Millisecond)
+			job, err := c.Wait(context.Background(), id)
+			if err != nil || job.ID != id {
+				errs <- fmt.Errorf("wait %d: %v", i, err)
+				return
+			}
+			// errors come back with this call's own message, whatever OS thread ran it
+			bad := fmt.Sprintf("bad/id_%d", i)
+			if _, err := c.GetJob(context.Background(), bad); err == nil || !strings.Contains(err.Error(), bad) {
+				errs <- fmt.Errorf("error of goroutine %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestCloseWaitsForCallsInProgress(t *testing.T) {
+	c, err := NewClient(sandboxKey, mockURL, WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := newJob(t, `"ready"`, 200*time.Millisecond)
+	done := make(chan error)
+	go func() { _, err := c.Wait(context.Background(), id); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	_ = c.Close() // blocks until the wait returns; must not free the client under it
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
