@@ -164,6 +164,54 @@ impl Error {
         self
     }
 
+    /// The same error with every server-sent part scrubbed of `secret`. Machines
+    /// apply this to everything they hand out, so a server echoing the API key
+    /// (in a message, a request id, a job id…) never puts it in front of a person.
+    pub(crate) fn redacted(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let scrub = |s: &mut String| {
+            if s.contains(secret) {
+                *s = s.replace(secret, "[REDACTED]");
+            }
+        };
+        scrub(&mut self.0.message);
+        if let Some(m) = self.0.server_message.as_mut() {
+            scrub(m);
+        }
+        if let Some(r) = self.0.request_id.as_mut() {
+            scrub(r);
+        }
+        self
+    }
+
+    /// An error about JSON that could not be read: where and what kind of
+    /// problem, but never the offending value (it may be anything, a secret included).
+    pub(crate) fn bad_json(what: &str, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let full = e.to_string();
+        let detail = match e.classify() {
+            Category::Eof => "the JSON is truncated".to_owned(),
+            Category::Syntax => "it is not valid JSON".to_owned(),
+            Category::Io => "it could not be read".to_owned(),
+            Category::Data => match full.split(" at line ").next() {
+                Some(m) if m.starts_with("missing field") => {
+                    format!("JSON of the wrong shape ({m})")
+                }
+                _ => "JSON of the wrong shape".to_owned(),
+            },
+        };
+        Self::new(
+            ErrorKind::InvalidResponse,
+            format!(
+                "{what}: {detail} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    }
+
     /// Records where an answer came from, for errors raised about its body.
     pub(crate) fn with_origin(mut self, status: StatusCode, request_id: Option<String>) -> Self {
         self.0.status = Some(status);

@@ -56,8 +56,10 @@ impl Config {
     /// Reads the answer to [`Config::get_job_request`].
     pub fn parse_job_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
         self.check_response(response, None)?;
-        Job::from_json(response.body().as_ref())
-            .map_err(|e| with_request_id(e, response.status(), response.headers()))
+        Job::from_json(response.body().as_ref()).map_err(|e| {
+            with_request_id(e, response.status(), response.headers())
+                .redacted(self.api_key.expose())
+        })
     }
 
     /// Reads the answer to [`Config::create_adverse_media_request`].
@@ -65,14 +67,19 @@ impl Config {
         &self,
         response: &Response<B>,
     ) -> Result<CreatedJob, Error> {
+        self.created_response(response)
+            .map_err(|e| e.redacted(self.api_key.expose()))
+    }
+
+    fn created_response<B: AsRef<[u8]>>(
+        &self,
+        response: &Response<B>,
+    ) -> Result<CreatedJob, Error> {
         self.check_response(response, None)?;
         let mut created: CreatedJob =
             serde_json::from_slice(response.body().as_ref()).map_err(|e| {
                 with_request_id(
-                    Error::new(
-                        ErrorKind::InvalidResponse,
-                        format!("the create response is not a job reference: {e}"),
-                    ),
+                    Error::bad_json("the create response is not a job reference", &e),
                     response.status(),
                     response.headers(),
                 )
@@ -90,6 +97,15 @@ impl Config {
     /// Everything but the body's shape: size cap, status. `wall_now` reads
     /// `Retry-After` dates when the answer carries no `Date`.
     pub(crate) fn check_response<B: AsRef<[u8]>>(
+        &self,
+        response: &Response<B>,
+        wall_now: Option<SystemTime>,
+    ) -> Result<(), Error> {
+        self.check_response_inner(response, wall_now)
+            .map_err(|e| e.redacted(self.api_key.expose()))
+    }
+
+    fn check_response_inner<B: AsRef<[u8]>>(
         &self,
         response: &Response<B>,
         wall_now: Option<SystemTime>,
@@ -277,7 +293,10 @@ fn response_error(
         _ => (ErrorKind::InvalidResponse, "unexpected answer", None),
     };
     let message = server_message(body, secret);
-    let request_id = request_id(headers);
+    let request_id = request_id(headers).map(|r| match secret {
+        Some(k) if !k.is_empty() => r.replace(k, "[REDACTED]"),
+        _ => r,
+    });
     let mut line = format!("{what} (HTTP {}", status.as_u16());
     if let Some(r) = &request_id {
         line.push_str(", request id ");

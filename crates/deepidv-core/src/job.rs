@@ -320,12 +320,8 @@ impl Job {
     /// Parses a job from JSON bytes. Tolerant of legacy forms; errors are
     /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse).
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
-        let wire: WireJob<'_> = serde_json::from_slice(body).map_err(|e| {
-            Error::new(
-                crate::ErrorKind::InvalidResponse,
-                format!("the job response is not a valid job: {e}"),
-            )
-        })?;
+        let wire: WireJob<'_> = serde_json::from_slice(body)
+            .map_err(|e| Error::bad_json("the job response is not a valid job", &e))?;
         Ok(wire.into_job())
     }
 

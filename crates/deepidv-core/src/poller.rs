@@ -170,7 +170,8 @@ impl<T> Engine<T> {
     ) -> Action<T> {
         if let Some(outcome) = self.outcome.take() {
             self.finished = true;
-            return Action::Done(outcome);
+            let key = self.config.api_key.expose();
+            return Action::Done(outcome.map_err(|e| e.redacted(key)));
         }
         if self.finished {
             return Action::Done(Err(Error::internal(

@@ -95,32 +95,3 @@ fn poller_seed_scripts_reach_their_outcomes() {
         assert_eq!(got, expect, "{seed}");
     }
 }
-
-/// Inputs the fuzzers found that the core still mishandles (see "Known issues" in
-/// BENCHMARKS.md). Run with `DEEPIDV_FUZZ_STRICT=1 cargo test -p deepidv-core --test
-/// fuzz_corpus -- --ignored`; once the core is fixed, move `fuzz/known-issues/*` to
-/// `fuzz/regressions/` and drop this test.
-#[test]
-#[ignore = "core issues reported to the lead; needs DEEPIDV_FUZZ_STRICT=1"]
-fn known_core_issues() {
-    assert!(checks::strict(), "set DEEPIDV_FUZZ_STRICT=1");
-    let mut failing = Vec::new();
-    for (target, check) in TARGETS {
-        for file in files("known-issues", target) {
-            let data = std::fs::read(&file).unwrap();
-            if std::panic::catch_unwind(|| check(&data)).is_err() {
-                failing.push(file.display().to_string());
-            }
-        }
-    }
-    assert!(failing.is_empty(), "still failing: {failing:#?}");
-}
-
-#[test]
-fn known_issues_are_tolerated_by_default() {
-    // Without DEEPIDV_FUZZ_STRICT the fuzzers look past the reported issues.
-    if checks::strict() {
-        return;
-    }
-    assert!(replay("known-issues") >= 1);
-}

@@ -1,0 +1,8 @@
+//! Fuzz target `job_id`: the logic is `checks::job_id` in `fuzz/checks.rs`, shared with the
+//! corpus replay test in `crates/deepidv-core/tests/fuzz_corpus.rs`.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::job_id(data));
