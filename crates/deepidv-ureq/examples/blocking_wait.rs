@@ -2,9 +2,9 @@
 //! change, with the blocking client.
 //!
 //! ```sh
-//! cargo run -p deepidv-ureq --example wait               # against a local simulator
+//! cargo run -p deepidv-ureq --example blocking_wait               # against a local simulator
 //! DEEPIDV_API_KEY=sk_test_… DEEPIDV_BASE_URL=https://api.deepidv.com \
-//!     cargo run -p deepidv-ureq --example wait           # against a real server
+//!     cargo run -p deepidv-ureq --example blocking_wait           # against a real server
 //! ```
 
 use std::time::{Duration, Instant};
