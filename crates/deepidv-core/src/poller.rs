@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::{Request, Response};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::adverse_media::{AdverseMediaRequest, CreatedJob, IdempotencyKey};
@@ -116,10 +116,43 @@ pub trait Machine {
     fn max_body_bytes(&self) -> usize;
 }
 
+/// A request built once and copied for every attempt: a machine's method, URI,
+/// headers and body never change between attempts (which is also what keeps a
+/// retried POST's `Idempotency-Key` the same), so they are validated only once.
+#[derive(Debug)]
+struct Template {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Template {
+    fn new(request: Request<Vec<u8>>) -> Self {
+        let (parts, body) = request.into_parts();
+        Self {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    fn request(&self) -> Request<Vec<u8>> {
+        let mut r = Request::new(self.body.clone());
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
 /// Retry, scheduling and bookkeeping shared by every machine.
 #[derive(Debug)]
 struct Engine<T> {
     config: Arc<Config>,
+    /// Boxed: built at the first attempt, and a parked machine stays small.
+    template: Option<Box<Template>>,
     start: Duration,
     wall_start: SystemTime,
     deadline: Option<Duration>,
@@ -144,6 +177,7 @@ impl<T> Engine<T> {
     ) -> Self {
         Self {
             config,
+            template: None,
             start: now,
             wall_start: wall,
             deadline: None,
@@ -187,8 +221,14 @@ impl<T> Engine<T> {
         if now < self.next_at {
             return Action::WaitUntil(self.next_at);
         }
-        match build(&self.config) {
-            Ok(request) => {
+        let template = match self.template.take() {
+            Some(t) => Ok(t),
+            None => build(&self.config).map(|r| Box::new(Template::new(r))),
+        };
+        match template {
+            Ok(template) => {
+                let request = template.request();
+                self.template = Some(template);
                 self.in_flight = true;
                 self.attempts += 1;
                 let timeout = match self.deadline {

@@ -43,11 +43,14 @@ async fn run(workers: usize) {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let variants = [
         (
-            "wait_many(ids, 1000), Client::new (keeps 32 idle connections)".to_owned(),
+            format!(
+                "wait_many(ids, {jobs}), Client::new (at most {} connections)",
+                deepidv_reqwest::DEFAULT_MAX_CONNECTIONS
+            ),
             client(&sim.url, interval, None),
         ),
         (
-            format!("wait_many(ids, 1000), Client::with_max_idle_per_host({jobs})"),
+            format!("wait_many(ids, {jobs}), Client::with_max_connections({jobs})"),
             client(&sim.url, interval, Some(jobs)),
         ),
     ];

@@ -125,7 +125,7 @@ pub fn client(url: &str, interval: Duration, max_idle: Option<usize>) -> Client 
     config.poll.jitter = 0.0;
     config.poll.timeout = Duration::from_secs(120);
     match max_idle {
-        Some(n) => Client::with_max_idle_per_host(config, n).unwrap(),
+        Some(n) => Client::with_max_connections(config, n).unwrap(),
         None => Client::new(config).unwrap(),
     }
 }
