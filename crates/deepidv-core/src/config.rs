@@ -318,6 +318,18 @@ impl Config {
         }
     }
 
+    /// A configuration from the values of `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`
+    /// (read by the caller: this crate reads no environment). A missing or empty
+    /// base URL means [`DEFAULT_BASE_URL`]; a missing key is an
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error saying what to set.
+    pub fn from_env_values(api_key: Option<&str>, base_url: Option<&str>) -> Result<Self, Error> {
+        let config = Self::new(ApiKey::new(api_key.unwrap_or_default())?);
+        match base_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Ok(config.with_base_url(BaseUrl::parse(url)?)),
+            None => Ok(config),
+        }
+    }
+
     /// Sets the base URL.
     pub fn with_base_url(mut self, base_url: BaseUrl) -> Self {
         self.base_url = base_url;
@@ -426,6 +438,20 @@ mod tests {
         assert_eq!(r.backoff_ceiling(2), Duration::from_secs(1));
         assert_eq!(r.backoff_ceiling(7), Duration::from_secs(30));
         assert_eq!(r.backoff_ceiling(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn from_env_values() {
+        let c = Config::from_env_values(Some("sk_test_1"), None).unwrap();
+        assert_eq!(c.base_url.as_str(), DEFAULT_BASE_URL);
+        let c = Config::from_env_values(Some("sk_test_1"), Some("  ")).unwrap();
+        assert_eq!(c.base_url.as_str(), DEFAULT_BASE_URL);
+        let c = Config::from_env_values(Some("sk_test_1"), Some("http://127.0.0.1:4010/")).unwrap();
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:4010");
+        let e = Config::from_env_values(None, None).unwrap_err();
+        assert!(e.to_string().contains(API_KEY_ENV), "{e}");
+        let e = Config::from_env_values(Some("k"), Some("http://example.com")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
     }
 
     #[test]

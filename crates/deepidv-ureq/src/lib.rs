@@ -88,13 +88,11 @@ impl Client {
 
     /// A client configured from `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`.
     pub fn from_env() -> Result<Self, Error> {
-        let key = std::env::var(deepidv_core::API_KEY_ENV).unwrap_or_default();
-        let mut config = Config::new(ApiKey::new(key)?);
-        if let Ok(url) = std::env::var(deepidv_core::BASE_URL_ENV)
-            && !url.trim().is_empty()
-        {
-            config = config.with_base_url(BaseUrl::parse(&url)?);
-        }
+        let var = |name| std::env::var(name).ok();
+        let config = Config::from_env_values(
+            var(deepidv_core::API_KEY_ENV).as_deref(),
+            var(deepidv_core::BASE_URL_ENV).as_deref(),
+        )?;
         Self::new(config)
     }
 
