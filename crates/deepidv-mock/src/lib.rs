@@ -279,6 +279,12 @@ impl MockServer {
         self.shared.expire(job_id);
     }
 
+    /// How many TCP connections the server has accepted so far, admin routes'
+    /// included: lets a test check that a client reuses its connections.
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared.connections_accepted()
+    }
+
     /// Every API request received, in arrival order (the last 100 000; admin routes excluded).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     orgs: HashMap<String, String>,
     nonce: u64,
     request_counter: AtomicU64,
+    /// Connections accepted so far (clients' connection reuse is testable).
+    connections: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -176,6 +178,7 @@ impl Shared {
             orgs,
             nonce,
             request_counter: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             state: Mutex::new(State::default()),
         }
     }
@@ -250,6 +253,10 @@ impl Shared {
             }
             None => false,
         }
+    }
+
+    pub(crate) fn connections_accepted(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
@@ -1113,6 +1120,7 @@ pub(crate) async fn serve(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    shared.connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(serve_connection(stream, Arc::clone(&shared), shutdown.clone()));
                 }
                 // e.g. out of file descriptors: back off a little instead of spinning

@@ -114,12 +114,13 @@ impl Client {
     }
 
     /// [`Client::new`], with at most `max` requests in flight at once across all
-    /// of this client's (and its clones') calls. Every connection is either
-    /// carrying one of those requests or idle in a pool of the same size, so
-    /// thousands of waiting jobs never mean thousands of connections, and the
-    /// pool is never too small for the traffic (a smaller pool makes connections
-    /// churn: measured 3× slower). Waits beyond the limit stay parked between
-    /// polls, costing a few KiB each, and queue for a turn when they poll.
+    /// of this client's (and its clones') calls, and a pool of `max` idle
+    /// connections: thousands of waiting jobs never mean thousands of connections
+    /// (about `max`: a request may open one more while hyper is still handing a
+    /// finished connection back to the pool), and the pool is never too small for
+    /// the traffic (a smaller pool makes connections churn: measured 3× slower).
+    /// Waits beyond the limit stay parked between polls, costing a few KiB each,
+    /// and queue for a turn when they poll.
     pub fn with_max_connections(config: Config, max: usize) -> Result<Self, Error> {
         let max = max.max(1);
         let config = if config.frontend == "core" {

@@ -293,3 +293,42 @@ async fn invalid_arguments_never_reach_the_network() {
         "{paths:?}"
     );
 }
+
+/// Thousands of waiting jobs must not mean thousands of connections: requests in
+/// flight are bounded by the client, and its pool is as large as that bound. (A few
+/// more than the bound may open: hyper hands a finished connection back to the pool
+/// from its own task, so the next request can race it. 300 would be unbounded.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_waits_share_a_bounded_set_of_connections() {
+    let mock = MockServer::start_background(MockConfig::instant()).unwrap();
+    let mut c = config(&mock);
+    c.poll.interval = Duration::from_millis(5);
+    c.poll.max_interval = Duration::from_millis(10);
+    let client = Client::with_max_connections(c, 4).unwrap();
+    let ids: Vec<JobId> = (0..300)
+        .map(|i| {
+            JobId::new(mock.insert_job(JobSpec {
+                processing: Some(Duration::from_millis(50 + i % 100)),
+                ..JobSpec::default()
+            }))
+            .unwrap()
+        })
+        .collect();
+    let before = mock.connections_accepted();
+    let results = client.wait_many(ids.clone(), ids.len()).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|j| j.status() == JobStatus::Ready))
+    );
+    let polled = mock.requests().len();
+    assert!(
+        polled >= ids.len(),
+        "every job was polled ({polled} requests)"
+    );
+    let opened = mock.connections_accepted() - before;
+    assert!(
+        opened <= 3 * 4,
+        "{opened} connections for 300 concurrent waits, limit 4"
+    );
+}
