@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{CommandFactory as _, Parser as _};
 use deepidv_core::{
     AdverseMediaRequest, ApiKey, BaseUrl, Config, Error, ErrorKind, IdempotencyKey, Job, JobId,
-    JobStatus, Machine,
+    Machine,
 };
 use deepidv_mock::{DEFAULT_API_KEY, MockArgs, MockConfig, MockServer};
 use deepidv_ureq::Client;
@@ -232,27 +232,21 @@ fn wait_for(ctx: &Ctx, client: &Client, id: &JobId) -> u8 {
 }
 
 fn watch(ctx: &Ctx, client: &Client, id: &JobId) -> u8 {
-    let mut last: Option<Job> = None;
-    for item in client.watch(id) {
+    let mut watch = client.watch(id);
+    for item in &mut watch {
         match item {
-            Ok(job) => {
-                match ctx.output {
-                    Output::Text => ctx.out(&format!("{}\n", render::watch_line(&job, &ctx.style))),
-                    Output::Json => ctx.out(&format!("{}\n", render::job_json(&job, &ctx.style))),
-                }
-                last = Some(job);
-            }
+            Ok(job) => match ctx.output {
+                Output::Text => ctx.out(&format!("{}\n", render::watch_line(&job, &ctx.style))),
+                Output::Json => ctx.out(&format!("{}\n", render::job_json(&job, &ctx.style))),
+            },
             Err(e) => return ctx.fail(&e),
         }
     }
-    match last {
-        Some(job) if job.status() == JobStatus::Failed => {
-            eprintln!(
-                "error: job {} failed: {}",
-                ctx.style.safe(&job.job_id),
-                ctx.style.safe(job.error().unwrap_or("no reason given"))
-            );
-            ErrorKind::JobFailed.code()
+    // A failed job's lines are printed already; say why it failed, and exit 1.
+    match watch.outcome() {
+        Some(Err(e)) => {
+            eprintln!("error: {}", ctx.style.redact(e.message().to_owned()));
+            e.code()
         }
         _ => 0,
     }

@@ -57,11 +57,23 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         request: &AdverseMediaRequest,
     ) -> (Result<CreatedJob, Error>, Vec<Event>);
     /// Up to `limit` items of `watch`, then the watch's saved state.
-    fn watch(&self, id: &JobId, limit: usize) -> (Vec<Result<Job, Error>>, PollerState);
+    fn watch(&self, id: &JobId, limit: usize) -> Watched;
     /// Waits for every job, at most `concurrency` at a time; results in input order.
     fn wait_many(&self, ids: Vec<JobId>, concurrency: usize) -> Vec<Result<Job, Error>>;
     /// A wait that another thread cancels after `after`.
     fn wait_cancelled_after(&self, id: &JobId, after: Duration) -> Result<Job, Error>;
+}
+
+/// What a watch yielded (at most `limit` items), its state, and how it ended
+/// (`None` if it was stopped at `limit` before the end).
+#[derive(Debug)]
+pub struct Watched {
+    /// The items, in order.
+    pub items: Vec<Result<Job, Error>>,
+    /// The poller's state after them.
+    pub state: PollerState,
+    /// The watch's outcome, once it ended.
+    pub outcome: Option<Result<Job, Error>>,
 }
 
 fn collect<'a>(events: &'a mut Vec<Event>) -> impl FnMut(&Event) + 'a {
@@ -128,10 +140,17 @@ impl Adapter for Ureq {
         );
         (r, events)
     }
-    fn watch(&self, id: &JobId, limit: usize) -> (Vec<Result<Job, Error>>, PollerState) {
+    fn watch(&self, id: &JobId, limit: usize) -> Watched {
         let mut watch = self.0.watch(id);
-        let items = watch.by_ref().take(limit).collect();
-        (items, watch.state())
+        let items: Vec<_> = watch.by_ref().take(limit).collect();
+        if items.len() < limit {
+            assert!(watch.next().is_none(), "a finished watch stays finished");
+        }
+        Watched {
+            items,
+            state: watch.state(),
+            outcome: watch.outcome().cloned(),
+        }
     }
     fn wait_many(&self, ids: Vec<JobId>, concurrency: usize) -> Vec<Result<Job, Error>> {
         let next = AtomicUsize::new(0);
@@ -248,12 +267,20 @@ impl Adapter for Reqwest {
             .block_on(self.client.drive(&mut call, collect(&mut events), None));
         (r, events)
     }
-    fn watch(&self, id: &JobId, limit: usize) -> (Vec<Result<Job, Error>>, PollerState) {
+    fn watch(&self, id: &JobId, limit: usize) -> Watched {
         let mut watch = self.client.watch(id);
         let items = self
             .runtime
             .block_on(watch.by_ref().take(limit).collect::<Vec<_>>());
-        (items, watch.state())
+        if items.len() < limit {
+            let next = self.runtime.block_on(watch.next());
+            assert!(next.is_none(), "a finished watch stays finished");
+        }
+        Watched {
+            items,
+            state: watch.state(),
+            outcome: watch.outcome().cloned(),
+        }
     }
     fn wait_many(&self, ids: Vec<JobId>, concurrency: usize) -> Vec<Result<Job, Error>> {
         self.runtime

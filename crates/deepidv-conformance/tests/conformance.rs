@@ -7,8 +7,8 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use deepidv_conformance::{
-    Adapter, Config, ErrorKind, Event, IdempotencyKey, JobId, JobStatus, PollerState, fast_config,
-    person,
+    Adapter, Config, ErrorKind, Event, IdempotencyKey, JobId, JobStatus, PollerState, Watched,
+    fast_config, person,
 };
 use deepidv_core::RiskLevel;
 use deepidv_mock::{
@@ -125,8 +125,13 @@ fn lifecycle<A: Adapter>() {
     assert!(!created.replayed);
     let id = created.id().unwrap();
 
-    let (items, state) = c.watch(&id, usize::MAX);
+    let Watched {
+        items,
+        state,
+        outcome,
+    } = c.watch(&id, usize::MAX);
     let seen: Vec<JobStatus> = items.iter().map(|j| j.as_ref().unwrap().status()).collect();
+    assert_eq!(outcome.unwrap().unwrap().status(), JobStatus::Ready);
     assert_eq!(
         seen,
         [JobStatus::Pending, JobStatus::Processing, JobStatus::Ready]
@@ -186,9 +191,13 @@ fn failed_jobs<A: Adapter>() {
     // a get returns the failed snapshot as a success
     assert_eq!(c.get_job(&id).unwrap().status(), JobStatus::Failed);
     // a watch yields the failed job as its last item, and no error
-    let (items, _) = c.watch(&id, usize::MAX);
+    let Watched { items, outcome, .. } = c.watch(&id, usize::MAX);
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].as_ref().unwrap().status(), JobStatus::Failed);
+    // ... and its outcome says so, with the job
+    let failed = outcome.unwrap().unwrap_err();
+    assert_eq!(failed.kind(), ErrorKind::JobFailed);
+    assert_eq!(failed.job().unwrap().job_id, id.as_str());
 }
 
 // ---------------------------------------------------------------- error statuses
@@ -761,7 +770,12 @@ fn resume_from_saved_state<A: Adapter>() {
         Duration::from_millis(200),
     );
     let c: A = client(&mock);
-    let (items, state) = c.watch(&id, 1);
+    let Watched {
+        items,
+        state,
+        outcome,
+    } = c.watch(&id, 1);
+    assert!(outcome.is_none(), "stopped before the end");
     assert_eq!(items[0].as_ref().unwrap().status(), JobStatus::Pending);
     assert_eq!(state.job_id, id);
     assert!(state.seen);

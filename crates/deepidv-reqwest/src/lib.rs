@@ -546,6 +546,7 @@ type StepFuture = Pin<Box<dyn Future<Output = Box<WatchInner>> + Send>>;
 pub struct Watch {
     slot: Slot,
     state: PollerState,
+    outcome: Option<Result<Job, Error>>,
 }
 
 enum Slot {
@@ -559,6 +560,7 @@ struct WatchInner {
     poller: Poller,
     finished: bool,
     error: Option<Error>,
+    outcome: Option<Result<Job, Error>>,
     cancel: Option<CancellationToken>,
     urls: UrlCache,
 }
@@ -586,11 +588,20 @@ impl Watch {
                 poller,
                 finished: false,
                 error: None,
+                outcome: None,
                 cancel: None,
                 urls: UrlCache::default(),
             })),
             state,
+            outcome: None,
         }
+    }
+
+    /// How the watch ended, once the stream has: `Ok(job)` when the job is
+    /// `ready`, an error of kind [`ErrorKind::JobFailed`] (carrying the job) when
+    /// it `failed`, or the error the stream yielded. `None` until it has ended.
+    pub fn outcome(&self) -> Option<&Result<Job, Error>> {
+        self.outcome.as_ref()
     }
 
     /// Makes the watch cancellable: cancelling the token ends it with one error
@@ -642,6 +653,7 @@ impl Stream for Watch {
                         return Poll::Ready(Some(Err(e)));
                     }
                     if inner.finished {
+                        this.outcome = inner.outcome.take();
                         return Poll::Ready(None);
                     }
                     this.slot = Slot::Busy(Box::pin(async move {
@@ -655,7 +667,12 @@ impl Stream for Watch {
                         if let Some(done) = client.step(poller, cancel.as_ref(), urls).await {
                             inner.finished = true;
                             // A failed job was already yielded as its terminal status.
-                            inner.error = done.err().filter(|e| e.kind() != ErrorKind::JobFailed);
+                            inner.error = done
+                                .as_ref()
+                                .err()
+                                .filter(|e| e.kind() != ErrorKind::JobFailed)
+                                .cloned();
+                            inner.outcome = Some(done);
                         }
                         inner
                     }));

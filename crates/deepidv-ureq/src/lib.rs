@@ -151,6 +151,7 @@ impl Client {
             poller: self.wait_poller(job_id),
             finished: false,
             error: None,
+            outcome: None,
             cancel: None,
         }
     }
@@ -411,10 +412,18 @@ pub struct Watch {
     poller: Poller,
     finished: bool,
     error: Option<Error>,
+    outcome: Option<Result<Job, Error>>,
     cancel: Option<CancelHandle>,
 }
 
 impl Watch {
+    /// How the watch ended, once it has: `Ok(job)` when the job is `ready`, an
+    /// error of kind [`ErrorKind::JobFailed`] (carrying the job) when it `failed`,
+    /// or the error the iterator yielded. `None` while it runs.
+    pub fn outcome(&self) -> Option<&Result<Job, Error>> {
+        self.outcome.as_ref()
+    }
+
     /// Makes the watch cancellable from another thread.
     pub fn with_cancel(mut self, cancel: CancelHandle) -> Self {
         self.cancel = Some(cancel);
@@ -446,7 +455,12 @@ impl Iterator for Watch {
             if let Some(done) = self.client.step(&mut self.poller, self.cancel.as_ref()) {
                 self.finished = true;
                 // A failed job was already yielded as its terminal status.
-                self.error = done.err().filter(|e| e.kind() != ErrorKind::JobFailed);
+                self.error = done
+                    .as_ref()
+                    .err()
+                    .filter(|e| e.kind() != ErrorKind::JobFailed)
+                    .cloned();
+                self.outcome = Some(done);
             }
         }
     }
