@@ -56,10 +56,8 @@ impl Config {
     /// Reads the answer to [`Config::get_job_request`].
     pub fn parse_job_response<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
         self.check_response(response, None)?;
-        Job::from_json(response.body().as_ref()).map_err(|e| {
-            with_request_id(e, response.status(), response.headers())
-                .redacted(self.api_key.expose())
-        })
+        self.job_body(response)
+            .map_err(|e| e.redacted(self.api_key.expose()))
     }
 
     /// Reads the answer to [`Config::create_adverse_media_request`].
@@ -67,15 +65,23 @@ impl Config {
         &self,
         response: &Response<B>,
     ) -> Result<CreatedJob, Error> {
-        self.created_response(response)
+        self.check_response(response, None)?;
+        self.created_body(response)
             .map_err(|e| e.redacted(self.api_key.expose()))
     }
 
-    fn created_response<B: AsRef<[u8]>>(
+    /// The job in a successful answer's body (status and size already checked).
+    pub(crate) fn job_body<B: AsRef<[u8]>>(&self, response: &Response<B>) -> Result<Job, Error> {
+        Job::from_json(response.body().as_ref())
+            .map_err(|e| with_request_id(e, response.status(), response.headers()))
+    }
+
+    /// The job reference in a successful create answer's body (status and size
+    /// already checked).
+    pub(crate) fn created_body<B: AsRef<[u8]>>(
         &self,
         response: &Response<B>,
     ) -> Result<CreatedJob, Error> {
-        self.check_response(response, None)?;
         let mut created: CreatedJob =
             serde_json::from_slice(response.body().as_ref()).map_err(|e| {
                 with_request_id(

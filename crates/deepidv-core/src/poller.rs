@@ -193,6 +193,40 @@ impl<T> Engine<T> {
         }
     }
 
+    /// Checks an answer (size, status) and reads its body with `body`; `None`
+    /// when no request was in flight (an answer nobody asked for is ignored).
+    fn answer<B: AsRef<[u8]>, R>(
+        &mut self,
+        now: Duration,
+        response: &Response<B>,
+        body: impl FnOnce(&Config, &Response<B>) -> Result<R, Error>,
+    ) -> Option<Result<R, Error>> {
+        if !std::mem::take(&mut self.in_flight) || self.finished {
+            return None;
+        }
+        let wall = self.wall_now(now);
+        Some(
+            self.config
+                .check_response(response, Some(wall))
+                .and_then(|()| body(&self.config, response)),
+        )
+    }
+
+    /// A transport failure of the request in flight: the error to retry, or
+    /// `None` when there was no request in flight or the failure ended the machine.
+    fn transport_failure(&mut self, error: TransportError) -> Option<Error> {
+        if !std::mem::take(&mut self.in_flight) || self.finished {
+            return None;
+        }
+        let retry = error.kind != TransportErrorKind::Other;
+        let e = self.transport_error(error);
+        if retry {
+            return Some(e);
+        }
+        self.outcome = Some(Err(e));
+        None
+    }
+
     fn wall_now(&self, now: Duration) -> SystemTime {
         self.wall_start + now.saturating_sub(self.start)
     }
@@ -577,15 +611,9 @@ impl Machine for Poller {
     }
 
     fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>) {
-        if !std::mem::take(&mut self.engine.in_flight) || self.engine.finished {
+        let Some(parsed) = self.engine.answer(now, response, Config::job_body) else {
             return;
-        }
-        let wall = self.engine.wall_now(now);
-        let parsed = self
-            .engine
-            .config
-            .check_response(response, Some(wall))
-            .and_then(|()| Job::from_json(response.body().as_ref()));
+        };
         match parsed {
             Ok(job) if job.job_id != self.job_id.as_str() => {
                 let msg = format!(
@@ -601,15 +629,8 @@ impl Machine for Poller {
     }
 
     fn handle_transport_error(&mut self, now: Duration, error: TransportError) {
-        if !std::mem::take(&mut self.engine.in_flight) || self.engine.finished {
-            return;
-        }
-        let retry = error.kind != TransportErrorKind::Other;
-        let e = self.engine.transport_error(error);
-        if retry {
+        if let Some(e) = self.engine.transport_failure(error) {
             self.on_error(now, e);
-        } else {
-            self.engine.outcome = Some(Err(e));
         }
     }
 
@@ -666,15 +687,9 @@ impl Machine for CreateScreening {
     }
 
     fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>) {
-        if !std::mem::take(&mut self.engine.in_flight) || self.engine.finished {
+        let Some(parsed) = self.engine.answer(now, response, Config::created_body) else {
             return;
-        }
-        let wall = self.engine.wall_now(now);
-        let parsed = self
-            .engine
-            .config
-            .check_response(response, Some(wall))
-            .and_then(|()| self.engine.config.parse_created_response(response));
+        };
         match parsed {
             Ok(created) => self.engine.outcome = Some(Ok(created)),
             Err(e) if e.kind() == ErrorKind::Unavailable => {
@@ -685,15 +700,8 @@ impl Machine for CreateScreening {
     }
 
     fn handle_transport_error(&mut self, now: Duration, error: TransportError) {
-        if !std::mem::take(&mut self.engine.in_flight) || self.engine.finished {
-            return;
-        }
-        let retry = error.kind != TransportErrorKind::Other;
-        let e = self.engine.transport_error(error);
-        if retry {
+        if let Some(e) = self.engine.transport_failure(error) {
             self.engine.transient(now, e, Clone::clone);
-        } else {
-            self.engine.outcome = Some(Err(e));
         }
     }
 

@@ -331,11 +331,11 @@ fn errors_that_retrying_cannot_fix_end_at_once() {
         let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
             http(200, body)
         });
-        assert_eq!(
-            run.outcome.as_ref().unwrap_err().clone().kind(),
-            ErrorKind::InvalidResponse,
-            "{body}"
-        );
+        let e = run.outcome.as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
+        // where the bad answer came from, for support
+        assert_eq!(e.request_id(), Some("req_200"), "{e}");
+        assert_eq!(e.status().map(|s| s.as_u16()), Some(200));
         assert_eq!(run.sends().len(), 1);
     }
     let run = drive(&mut wait(1), Duration::ZERO, Duration::ZERO, 100, |_, _| {
