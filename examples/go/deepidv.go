@@ -406,7 +406,8 @@ func (cl *Client) Wait(ctx context.Context, id string) (*Job, error) {
 	}
 	defer free(cid)
 	var timeout C.uint64_t // 0: the client's wait timeout
-	if deadline, ok := ctx.Deadline(); ok {
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
 		if timeout = millis(time.Until(deadline)); timeout == 0 {
 			timeout = 1
 		}
@@ -415,6 +416,12 @@ func (cl *Client) Wait(ctx context.Context, id string) (*Job, error) {
 	err = cl.call(ctx, func(c *C.deepidv_client, cancel *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
 		return C.deepidv_client_wait_job_ex(c, cid, timeout, cancel, &job, e)
 	})
+	// The wait's deadline was ctx's (rounded down to a millisecond, on the library's
+	// clock), so its timeout is ctx's deadline even if ctx's own timer has not fired yet.
+	var e *Error
+	if hasDeadline && errors.As(err, &e) && e.Code == CodeTimeout && e.ctxErr == nil {
+		e.ctxErr = context.DeadlineExceeded
+	}
 	return takeJob(job), err
 }
 
