@@ -279,6 +279,13 @@ impl MockServer {
         self.shared.expire(job_id);
     }
 
+    /// How many jobs the server holds in memory. Expired jobs answer 404 like
+    /// unknown ones and are dropped from time to time (every 1,024 new jobs), so
+    /// this tracks the live jobs, not every job ever made.
+    pub fn job_count(&self) -> usize {
+        self.shared.job_count()
+    }
+
     /// How many TCP connections the server has accepted so far, admin routes'
     /// included: lets a test check that a client reuses its connections.
     pub fn connections_accepted(&self) -> u64 {

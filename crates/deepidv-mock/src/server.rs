@@ -58,6 +58,27 @@ struct State {
     /// sequence number of `requests[0]`
     first_seq: u64,
     job_counter: u64,
+    /// jobs stored so far; every `SWEEP_EVERY`-th store drops the expired ones
+    stored: u64,
+}
+
+/// Expired jobs answer exactly as unknown ones (404; an idempotent replay starts
+/// a new job), so they can be dropped: one sweep per this many new jobs keeps a
+/// long-running simulator's memory bounded by its live jobs, at an amortized cost
+/// of (live jobs / this) checks per new job.
+const SWEEP_EVERY: u64 = 1024;
+
+impl State {
+    fn store(&mut self, job: Arc<Job>, ttl: Duration) {
+        self.jobs.insert(job.id.clone(), job);
+        self.stored += 1;
+        if self.stored.is_multiple_of(SWEEP_EVERY) {
+            let now = Instant::now();
+            self.jobs.retain(|_, j| j.phase(now, ttl) != Phase::Expired);
+            let jobs = &self.jobs;
+            self.idempotency.retain(|_, id| jobs.contains_key(id));
+        }
+    }
 }
 
 struct FaultEntry {
@@ -240,8 +261,12 @@ impl Shared {
             ending: OnceLock::new(),
             expired: AtomicBool::new(false),
         };
-        state.jobs.insert(id.clone(), Arc::new(job));
+        state.store(Arc::new(job), self.config.ttl);
         id
+    }
+
+    pub(crate) fn job_count(&self) -> usize {
+        lock(&self.state).jobs.len()
     }
 
     /// Expires a job; `false` if there is no such job.
@@ -836,7 +861,7 @@ fn create_screening(shared: &Shared, org: &str, headers: &http::HeaderMap, body:
     };
     let phase = job.phase(now, shared.config.ttl);
     let job = Arc::new(job);
-    state.jobs.insert(id.clone(), Arc::clone(&job));
+    state.store(Arc::clone(&job), shared.config.ttl);
     if let Some(key) = idempotency_key {
         state.idempotency.insert((org.to_owned(), key), id.clone());
     }

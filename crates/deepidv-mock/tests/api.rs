@@ -341,6 +341,35 @@ fn expiry_on_demand_and_through_ttl() {
 }
 
 #[test]
+fn expired_jobs_are_dropped_so_memory_tracks_live_jobs() {
+    let m = MockServer::start_background(MockConfig {
+        ttl: Duration::ZERO,
+        ..MockConfig::instant()
+    })
+    .unwrap();
+    let live = m.insert_job(JobSpec {
+        pending: Some(Duration::from_secs(3600)),
+        ..JobSpec::default()
+    });
+    // 2 047 jobs that expire the moment they are made (ready at once, no TTL)
+    let mut last = String::new();
+    for _ in 0..2047 {
+        last = m.insert_job(JobSpec::default());
+    }
+    assert!(m.job_count() <= 1024, "{} jobs held", m.job_count());
+    assert_eq!(
+        get_job(m.addr(), &live, KEY).status,
+        200,
+        "a live job is kept"
+    );
+    assert_eq!(
+        get_job(m.addr(), &last, KEY).status,
+        404,
+        "an expired one answers 404"
+    );
+}
+
+#[test]
 fn routes_and_methods() {
     let m = MockServer::start_background(MockConfig::instant()).unwrap();
     let r = get(m.addr(), "/v1/screening/adverse-media", Some(KEY));
