@@ -655,6 +655,59 @@ deepidv_result deepidv_poller_new_get(const char *api_key,
                                       deepidv_error **err_out);
 
 /**
+ * Saves a wait's progress as JSON (a `PollerState`: the job id, the wall-clock start, the budget, the
+ * attempt count, the last status seen...), for `deepidv_poller_resume` later, in this process or another
+ * one. `*state_json_out` is a NUL-terminated string to free with `deepidv_string_free`; keep it as an
+ * opaque blob (it holds no secret: the API key is not in it).
+ *
+ * Any time is fine, even while a request is in flight (that request is not part of the state: its
+ * answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
+ * once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
+ * `deepidv_poller_new_get` (only waits resume: start a get again instead).
+ *
+ * # Safety
+ * `poller` is NULL or a live poller not being used by another thread; `state_json_out` and `err_out`
+ * are NULL or writable.
+ */
+deepidv_result deepidv_poller_save(const deepidv_poller *poller,
+                                   char **state_json_out,
+                                   deepidv_error **err_out);
+
+/**
+ * Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
+ * original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
+ * whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
+ * The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
+ * whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
+ *
+ * `now_ms` is a reading of *your* monotonic clock, as for `deepidv_poller_new_wait`: any origin (it need
+ * not be the saving process's), the same clock for the resumed poller's whole life. `base_url` NULL means
+ * the default; `opts` may be NULL (the saved budget replaces its wait timeout). Returns `DEEPIDV_OK`, or
+ * `DEEPIDV_INVALID_ARGUMENT` for NULL pointers, a bad key, URL or options, and for a `state_json` that is
+ * not a saved state (not JSON, wrong shape, or an invalid job id inside it).
+ *
+ * # Safety
+ * Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
+ * writable.
+ */
+deepidv_result deepidv_poller_resume(const char *api_key,
+                                     const char *base_url,
+                                     const char *state_json,
+                                     uint64_t now_ms,
+                                     const deepidv_client_options *opts,
+                                     deepidv_poller **out,
+                                     deepidv_error **err_out);
+
+/**
+ * A wait's deadline on your clock (same origin as the `now_ms` it was made or resumed with), in
+ * milliseconds rounded up; 0 for a get (or NULL).
+ *
+ * # Safety
+ * `poller` is NULL or a live poller.
+ */
+uint64_t deepidv_poller_deadline_ms(const deepidv_poller *poller);
+
+/**
  * What to do next, given the time. `*action_out` is owned by the poller and stays valid until the
  * next `deepidv_poller_poll` (or `deepidv_poller_free`). Returns `DEEPIDV_OK` with an action, or
  * `DEEPIDV_INVALID_ARGUMENT` (NULL pointers; a poll while a request is in flight: feed its answer

@@ -6,8 +6,9 @@
  *
  * Covers: success paths, every result code a C caller can reach (DEEPIDV_INTERNAL needs a bug: the Rust
  * tests cover the panic boundary), NULL for every pointer parameter, strings that are not UTF-8,
- * _free(NULL), error objects, cancellation, the sans-IO poller over sockets, and one client shared by
- * several pthreads. Prints "C tests: N passed, M failed" and exits non-zero on any failure.
+ * _free(NULL), error objects, cancellation, the sans-IO poller over sockets (also saved, freed and resumed),
+ * and one client shared by several pthreads. Prints "C tests: N passed, M failed" and exits non-zero on any
+ * failure.
  */
 #include "mini_http.h" /* first: it sets _GNU_SOURCE */
 
@@ -537,11 +538,15 @@ static void test_cancel(void) {
 
 /* ---- the sans-IO poller over sockets ------------------------------------------------------------- */
 
-static deepidv_result run_poller(deepidv_poller *p, deepidv_job **job, int *sends) {
+/* Drives a poller over sockets until DONE (returns its result), or, when stop_after >= 0, until the first
+ * WAIT after that many requests were answered (returns DEEPIDV_OK with *job untouched). */
+static deepidv_result run_poller_until(deepidv_poller *p, deepidv_job **job, int *sends, int stop_after) {
     for (int steps = 0; steps < 10000; steps++) {
         const deepidv_action *a = NULL;
         deepidv_result rc = deepidv_poller_poll(p, now_ms(), &a);
         if (rc != DEEPIDV_OK) return rc;
+        if (deepidv_action_get_kind(a) == DEEPIDV_ACTION_WAIT && stop_after >= 0 && *sends >= stop_after)
+            return DEEPIDV_OK;
         switch (deepidv_action_get_kind(a)) {
         case DEEPIDV_ACTION_SEND: {
             (*sends)++;
@@ -583,6 +588,10 @@ static deepidv_result run_poller(deepidv_poller *p, deepidv_job **job, int *send
         }
     }
     return DEEPIDV_INTERNAL;
+}
+
+static deepidv_result run_poller(deepidv_poller *p, deepidv_job **job, int *sends) {
+    return run_poller_until(p, job, sends, -1);
 }
 
 static void test_poller(void) {
@@ -635,6 +644,95 @@ static void test_poller(void) {
     CHECK(sends == 3, "3 tries (wait_max_failures), got %d", sends);
     CHECK(job == NULL, "no job");
     deepidv_poller_free(p);
+    deepidv_client_options_free(o);
+}
+
+/* A wait saved mid-way, its poller freed (as by a restart), then resumed from the JSON and driven to the end. */
+static void test_poller_resume(void) {
+    char id[128];
+    deepidv_client_options *o = fast_options();
+    deepidv_poller *p = NULL;
+    deepidv_job *job = NULL;
+    deepidv_error *err = NULL;
+    char *state = NULL;
+    int sends = 0;
+
+    admin_job("\"ready\"", 1500, id, sizeof id); /* pending long enough to save mid-way, even under valgrind */
+    CHECK_RC(deepidv_poller_new_wait(KEY, URL, id, now_ms(), 7, 5000, o, &p, NULL), DEEPIDV_OK);
+    CHECK_RC(run_poller_until(p, &job, &sends, 2), DEEPIDV_OK);
+    CHECK(sends == 2 && job == NULL, "stopped after 2 answers, between steps (%d)", sends);
+    CHECK(deepidv_poller_last_status(p) == DEEPIDV_STATUS_PENDING, "pending when saved");
+    CHECK_RC(deepidv_poller_save(p, &state, &err), DEEPIDV_OK);
+    CHECK(err == NULL && state != NULL, "a state");
+    char want[160];
+    snprintf(want, sizeof want, "\"job_id\":\"%s\"", id);
+    CHECK(state && strstr(state, want) && strstr(state, "\"seen\":true") && strstr(state, "\"attempts\":2"),
+          "the state: %s", state ? state : "(null)");
+    CHECK(state && !strstr(state, KEY), "no key in the state");
+    deepidv_poller_free(p); /* the process "stops" */
+    p = NULL;
+
+    /* a new poller from the JSON alone: polls at once, and reaches ready on the same deadline */
+    uint64_t t0 = now_ms();
+    CHECK_RC(deepidv_poller_resume(KEY, URL, state, t0, o, &p, &err), DEEPIDV_OK);
+    CHECK(err == NULL && p != NULL, "resumed");
+    uint64_t deadline = deepidv_poller_deadline_ms(p);
+    CHECK(deadline > t0 && deadline <= t0 + 5000, "deadline %llu within the 5 s budget from %llu",
+          (unsigned long long)deadline, (unsigned long long)t0);
+    CHECK(deepidv_poller_last_status(p) == DEEPIDV_STATUS_PENDING, "remembers the last status");
+    deepidv_string_free(state);
+    state = NULL;
+    sends = 0;
+    if (p) {
+        CHECK_RC(run_poller(p, &job, &sends), DEEPIDV_OK);
+        CHECK(job && strcmp(deepidv_job_get_id(job), id) == 0, "the job");
+        CHECK(job && deepidv_job_get_status(job) == DEEPIDV_STATUS_READY, "ready");
+        CHECK(sends >= 1, "%d sends after resume", sends);
+        deepidv_job_free(job);
+        job = NULL;
+        /* a finished wait is still saveable */
+        CHECK_RC(deepidv_poller_save(p, &state, NULL), DEEPIDV_OK);
+        CHECK(state && strstr(state, "\"last_status\":\"ready\""), "saved when done");
+        deepidv_string_free(state);
+        state = NULL;
+        deepidv_poller_free(p);
+        p = NULL;
+    }
+
+    /* refusals: a get, NULLs, not a state, a hostile job id; outputs stay NULL, the key is never echoed */
+    CHECK_RC(deepidv_poller_new_get(KEY, URL, id, now_ms(), 7, o, &p, NULL), DEEPIDV_OK);
+    state = (char *)1;
+    CHECK_RC(deepidv_poller_save(p, &state, &err), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(state == NULL, "no output on failure");
+    CHECK(err && strstr(deepidv_error_message(err), "only a wait"), "%s", deepidv_error_message(err));
+    deepidv_error_free(err);
+    err = NULL;
+    CHECK(deepidv_poller_deadline_ms(p) == 0, "a get has no deadline");
+    deepidv_poller_free(p);
+    p = NULL;
+    CHECK_RC(deepidv_poller_save(NULL, &state, NULL), DEEPIDV_INVALID_ARGUMENT);
+    const char *bad[] = {
+        "", "{", "not json", "{\"job_id\":\"job_x\"}",
+        "{\"job_id\":\"../x\",\"started_at_unix_ms\":0,\"timeout_ms\":1000,\"attempts\":0,\"polls\":0,"
+        "\"consecutive_failures\":0,\"last_status\":null,\"seen\":false,\"rng\":1}",
+        "{\"job_id\":\"job_x\",\"started_at_unix_ms\":\"" KEY "\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = (deepidv_poller *)1;
+        CHECK_RC(deepidv_poller_resume(KEY, URL, bad[i], now_ms(), o, &p, &err), DEEPIDV_INVALID_ARGUMENT);
+        CHECK(p == NULL, "no output on failure");
+        const char *m = deepidv_error_message(err);
+        CHECK(strstr(m, "state_json") && !strstr(m, KEY) && !strchr(m, '\n'), "message %zu: %s", i, m);
+        CHECK(i != 4 || strstr(m, "invalid job id"), "hostile id: %s", m);
+        deepidv_error_free(err);
+        err = NULL;
+    }
+    CHECK_RC(deepidv_poller_resume(NULL, URL, "{}", 0, NULL, &p, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_poller_resume(KEY, URL, NULL, 0, NULL, &p, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_poller_resume(KEY, URL, BAD_UTF8, 0, NULL, &p, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_poller_resume(KEY, BAD_UTF8, "{}", 0, NULL, &p, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_poller_resume(KEY, URL, "{}", 0, NULL, NULL, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(p == NULL, "still NULL");
     deepidv_client_options_free(o);
 }
 
@@ -703,6 +801,7 @@ int main(int argc, char **argv) {
         {"nulls_and_bad_utf8", test_nulls_and_bad_utf8},
         {"cancel", test_cancel},
         {"poller", test_poller},
+        {"poller_resume", test_poller_resume},
         {"threads", test_threads},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

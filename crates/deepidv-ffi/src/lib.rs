@@ -5,7 +5,8 @@
 //! - a **blocking client** (`deepidv_client_*`), a thin layer over `deepidv-ureq`: create a client once,
 //!   share it between threads, call `deepidv_client_get_job` / `deepidv_client_wait_job`;
 //! - the **sans-IO poller** (`deepidv_poller_*`), for programs that bring their own HTTP and event loop:
-//!   the poller says what to send and how long to wait, you do it and hand back what came.
+//!   the poller says what to send and how long to wait, you do it and hand back what came. A wait can be
+//!   saved as JSON and resumed later, even in another process (`deepidv_poller_save` / `_resume`).
 //!
 //! # Conventions (after rustls-ffi's)
 //!

@@ -12,6 +12,10 @@
 //!     }
 //! }
 //! ```
+//!
+//! A wait's state is data: `deepidv_poller_save` hands it out as JSON at any step, and
+//! `deepidv_poller_resume` makes a poller of it again (in another process, with another clock origin)
+//! that keeps the original wall-clock deadline.
 
 use std::ffi::{CString, c_char};
 use std::ptr;
@@ -19,8 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use deepidv_core::http::{self, HeaderName, HeaderValue};
+use deepidv_core::sanitize::terminal_safe;
 use deepidv_core::{
-    Action, Error, ErrorKind, Job, JobId, Machine, Poller, TransportError, TransportErrorKind,
+    Action, Error, ErrorKind, Job, JobId, Machine, Poller, PollerState, TransportError,
+    TransportErrorKind,
 };
 
 use crate::client::{build_config, deepidv_client_options, deepidv_job, deepidv_job_status, ms};
@@ -131,6 +137,8 @@ fn ceil_ms(d: Duration) -> u64 {
 #[derive(Debug)]
 pub struct deepidv_poller {
     poller: Poller,
+    /// A wait (saveable), not a get.
+    wait: bool,
     action: Option<deepidv_action>,
     in_flight: bool,
     outcome: Option<Result<Job, Error>>,
@@ -172,18 +180,24 @@ unsafe fn poller_new(
         } else {
             Poller::get(config, id, now, wall, seed)
         };
-        let p = deepidv_poller {
+        // SAFETY: checked by `out_arg`.
+        unsafe { write_out(out, deepidv_poller::new(poller, wait)) };
+        Ok(())
+    })
+}
+
+impl deepidv_poller {
+    fn new(poller: Poller, wait: bool) -> Self {
+        Self {
             poller,
+            wait,
             action: None,
             in_flight: false,
             outcome: None,
             done: None,
             taken: false,
-        };
-        // SAFETY: checked by `out_arg`.
-        unsafe { write_out(out, p) };
-        Ok(())
-    })
+        }
+    }
 }
 
 /// A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
@@ -238,6 +252,131 @@ pub unsafe extern "C" fn deepidv_poller_new_get(
             false, api_key, base_url, job_id, now_ms, seed, 0, opts, out, err_out,
         )
     }
+}
+
+/// Largest `state_json` `deepidv_poller_resume` reads (a saved state is a few hundred bytes).
+const MAX_STATE_JSON_BYTES: usize = 64 * 1024;
+
+/// Saves a wait's progress as JSON (a `PollerState`: the job id, the wall-clock start, the budget, the
+/// attempt count, the last status seen...), for `deepidv_poller_resume` later, in this process or another
+/// one. `*state_json_out` is a NUL-terminated string to free with `deepidv_string_free`; keep it as an
+/// opaque blob (it holds no secret: the API key is not in it).
+///
+/// Any time is fine, even while a request is in flight (that request is not part of the state: its
+/// answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
+/// once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
+/// `deepidv_poller_new_get` (only waits resume: start a get again instead).
+///
+/// # Safety
+/// `poller` is NULL or a live poller not being used by another thread; `state_json_out` and `err_out`
+/// are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_save(
+    poller: *const deepidv_poller,
+    state_json_out: *mut *mut c_char,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    call(err_out, || {
+        // SAFETY: per the contract.
+        unsafe { clear_out(state_json_out) };
+        // SAFETY: per the contract.
+        let out = unsafe { out_arg(state_json_out, "state_json_out") }?;
+        // SAFETY: per the contract.
+        let p = unsafe { ref_arg(poller, "poller") }?;
+        if !p.wait {
+            return Err(invalid(
+                "only a wait can be saved and resumed: this poller is a get (deepidv_poller_new_get); start the get again instead",
+            ));
+        }
+        let json = serde_json::to_string(&p.poller.state()).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not serialize the poller state: {e}"),
+            )
+        })?;
+        // SAFETY: checked by `out_arg`.
+        unsafe { *out = cstring(&json).into_raw() };
+        Ok(())
+    })
+}
+
+/// Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
+/// original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
+/// whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
+/// The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
+/// whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
+///
+/// `now_ms` is a reading of *your* monotonic clock, as for `deepidv_poller_new_wait`: any origin (it need
+/// not be the saving process's), the same clock for the resumed poller's whole life. `base_url` NULL means
+/// the default; `opts` may be NULL (the saved budget replaces its wait timeout). Returns `DEEPIDV_OK`, or
+/// `DEEPIDV_INVALID_ARGUMENT` for NULL pointers, a bad key, URL or options, and for a `state_json` that is
+/// not a saved state (not JSON, wrong shape, or an invalid job id inside it).
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
+/// writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // flat arguments are the point of a C (and cgo) signature
+pub unsafe extern "C" fn deepidv_poller_resume(
+    api_key: *const c_char,
+    base_url: *const c_char,
+    state_json: *const c_char,
+    now_ms: u64,
+    opts: *const deepidv_client_options,
+    out: *mut *mut deepidv_poller,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
+    call(err_out, || {
+        // SAFETY: per the contract.
+        unsafe { clear_out(out) };
+        // SAFETY: per the contract (all the reads below).
+        let out = unsafe { out_arg(out, "out") }?;
+        let key = unsafe { str_arg(api_key, "api_key") }?;
+        let url = unsafe { opt_str_arg(base_url, "base_url") }?;
+        let json = unsafe { str_arg(state_json, "state_json") }?;
+        let opts = unsafe { opts.as_ref() };
+        let config = build_config(key, url, opts)?;
+        let state = parse_state(json, key)?;
+        let poller = Poller::resume(Arc::new(config), state, ms(now_ms), SystemTime::now());
+        // SAFETY: checked by `out_arg`.
+        unsafe { write_out(out, deepidv_poller::new(poller, true)) };
+        Ok(())
+    })
+}
+
+/// Reads a saved state; the error is one line, without `key` (a caller may have mixed up arguments).
+fn parse_state(json: &str, key: &str) -> Result<PollerState, Error> {
+    if json.len() > MAX_STATE_JSON_BYTES {
+        return Err(invalid(format!(
+            "state_json is not a saved poller state: {} bytes, more than the {MAX_STATE_JSON_BYTES} a state can take",
+            json.len()
+        )));
+    }
+    serde_json::from_str(json).map_err(|e| {
+        let why = terminal_safe(&e.to_string(), Some(key));
+        invalid(format!(
+            "state_json is not a saved poller state (from deepidv_poller_save): {why}"
+        ))
+    })
+}
+
+/// A wait's deadline on your clock (same origin as the `now_ms` it was made or resumed with), in
+/// milliseconds rounded up; 0 for a get (or NULL).
+///
+/// # Safety
+/// `poller` is NULL or a live poller.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_poller_deadline_ms(poller: *const deepidv_poller) -> u64 {
+    guard(
+        |_| 0,
+        || {
+            // SAFETY: per the contract.
+            unsafe { ref_arg(poller, "poller") }
+                .ok()
+                .and_then(|p| p.poller.deadline())
+                .map_or(0, ceil_ms)
+        },
+    )
 }
 
 /// What to do next, given the time. `*action_out` is owned by the poller and stays valid until the

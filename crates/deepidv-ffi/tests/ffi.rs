@@ -497,6 +497,7 @@ fn version_and_names() {
 // ---------------------------------------------------------------------------------------------------------
 // The sans-IO poller, driven with scripted answers and a virtual clock: no network.
 
+#[derive(Debug)]
 struct Poller(*mut deepidv_poller);
 
 impl Drop for Poller {
@@ -821,4 +822,393 @@ fn poller_failed_and_errors() {
     };
     assert_eq!(result, DEEPIDV_TIMEOUT);
     assert!((100..200).contains(&now), "{now}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Save and resume: a wait that survives a process restart.
+
+/// Answers every SEND with `status`/`body`, and waits out every WAIT, on the virtual clock, until DONE,
+/// or the first WAIT after `sends` answers. Returns the clock and the DONE result, if DONE came.
+fn drive(
+    p: &Poller,
+    mut now: u64,
+    sends: usize,
+    status: u16,
+    body: &str,
+) -> (u64, Option<deepidv_result>) {
+    use deepidv_action_kind::*;
+    let mut sent = 0;
+    for _ in 0..100_000 {
+        let a = poll(p, now);
+        // SAFETY: live action.
+        match unsafe { deepidv_action_get_kind(a) } {
+            // between steps, once `sends` requests were answered
+            DEEPIDV_ACTION_WAIT if sent == sends => return (now, None),
+            DEEPIDV_ACTION_SEND => {
+                sent += 1;
+                assert_eq!(
+                    respond(p, now, status, body),
+                    DEEPIDV_OK,
+                    "{}",
+                    last_error()
+                );
+            }
+            DEEPIDV_ACTION_WAIT => now = unsafe { deepidv_action_get_wait_until_ms(a) },
+            DEEPIDV_ACTION_DONE => return (now, Some(unsafe { deepidv_action_get_result(a) })),
+        }
+    }
+    panic!("livelock");
+}
+
+fn save(p: *const deepidv_poller) -> Result<String, (deepidv_result, String)> {
+    let mut json = ptr::dangling_mut::<c_char>();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid out-pointers; `p` is NULL or live.
+    let r = unsafe { deepidv_poller_save(p, &mut json, &mut err) };
+    if r != DEEPIDV_OK {
+        assert!(json.is_null(), "no output on failure");
+        // SAFETY: the error was handed out.
+        let msg = unsafe {
+            let m = text(deepidv_error_message(err));
+            assert_eq!(deepidv_error_code(err), r);
+            deepidv_error_free(err);
+            m
+        };
+        return Err((r, msg));
+    }
+    assert!(err.is_null());
+    let s = text(json);
+    // SAFETY: handed out by the library.
+    unsafe { deepidv_string_free(json) };
+    Ok(s)
+}
+
+fn resume(key: &str, state: &str, now: u64) -> Result<Poller, (deepidv_result, String)> {
+    let opts = fast_options();
+    let mut p = ptr::dangling_mut::<deepidv_poller>();
+    let mut err = ptr::null_mut();
+    let state = CString::new(state).unwrap();
+    // SAFETY: valid arguments.
+    let r = unsafe {
+        let r = deepidv_poller_resume(
+            cs(key).as_ptr(),
+            cs("http://127.0.0.1:9").as_ptr(),
+            state.as_ptr(),
+            now,
+            opts,
+            &mut p,
+            &mut err,
+        );
+        deepidv_client_options_free(opts);
+        r
+    };
+    if r != DEEPIDV_OK {
+        assert!(p.is_null(), "no output on failure");
+        // SAFETY: the error was handed out.
+        let msg = unsafe {
+            let m = text(deepidv_error_message(err));
+            assert_eq!(deepidv_error_code(err), r);
+            deepidv_error_free(err);
+            m
+        };
+        assert_eq!(last_error(), msg);
+        return Err((r, msg));
+    }
+    assert!(err.is_null() && !p.is_null());
+    Ok(Poller(p))
+}
+
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn save_then_resume_in_a_new_process_keeps_the_deadline() {
+    let before = unix_ms_now();
+    let p = new_poller(1_000, 60_000);
+    // SAFETY: live poller.
+    assert_eq!(unsafe { deepidv_poller_deadline_ms(p.0) }, 61_000);
+    let (now, done) = drive(&p, 1_000, 2, 200, &job_json("processing"));
+    assert_eq!(done, None);
+    let json = save(p.0).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(state["job_id"], "job_abc");
+    assert_eq!(state["attempts"], 2);
+    assert_eq!(state["polls"], 2);
+    assert_eq!(state["last_status"], "processing");
+    assert_eq!(state["seen"], true);
+    assert_eq!(state["timeout_ms"], 60_000);
+    let started = state["started_at_unix_ms"].as_i64().unwrap();
+    assert!((before..=unix_ms_now()).contains(&started), "{started}");
+    assert!(
+        !json.contains("sk_test_poller"),
+        "the key is not in the state"
+    );
+    // the old process stops; it may still poll, the state is already taken
+    assert!(now > 1_000);
+    drop(p);
+
+    // A new process, 20 s after the wait started by the wall clock, with a clock of another origin.
+    state["started_at_unix_ms"] = (unix_ms_now() - 20_000).into();
+    let origin = 7_000_000;
+    let q = resume("sk_test_poller", &state.to_string(), origin).unwrap();
+    // SAFETY: live poller.
+    let deadline = unsafe { deepidv_poller_deadline_ms(q.0) };
+    // 60 s budget, 20 s (and the few ms this test took) already spent
+    assert!(
+        (origin + 39_000..=origin + 40_000).contains(&deadline),
+        "{deadline}"
+    );
+    // SAFETY: live poller.
+    assert_eq!(
+        unsafe { deepidv_poller_last_status(q.0) },
+        deepidv_job_status::DEEPIDV_STATUS_PROCESSING
+    );
+    // saved again, it is the same wait
+    let again: serde_json::Value = serde_json::from_str(&save(q.0).unwrap()).unwrap();
+    assert_eq!(again["started_at_unix_ms"], state["started_at_unix_ms"]);
+    assert_eq!(again["attempts"], 2);
+    assert_eq!(again["rng"], state["rng"]);
+
+    // It polls at once, on the new clock, and a 404 now means the job expired.
+    let a = poll(&q, origin);
+    // SAFETY: live action.
+    unsafe {
+        assert_eq!(
+            deepidv_action_get_kind(a),
+            deepidv_action_kind::DEEPIDV_ACTION_SEND
+        );
+        assert_eq!(text(deepidv_action_get_path(a)), "/v1/async-jobs/job_abc");
+        assert!(deepidv_action_get_timeout_ms(a) <= 2000);
+    }
+    assert_eq!(
+        respond(&q, origin + 5, 404, r#"{"message":"job not found"}"#),
+        DEEPIDV_OK
+    );
+    let a = poll(&q, origin + 5);
+    let mut job = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: live objects.
+    unsafe {
+        assert_eq!(deepidv_action_get_result(a), DEEPIDV_NOT_FOUND);
+        assert_eq!(
+            deepidv_poller_take_job(q.0, &mut job, &mut err),
+            DEEPIDV_NOT_FOUND
+        );
+        assert!(job.is_null());
+        assert!(
+            deepidv_error_is_expired(err),
+            "{}",
+            text(deepidv_error_message(err))
+        );
+        assert!(text(deepidv_error_message(err)).contains("expired"));
+        deepidv_error_free(err);
+    }
+
+    // The same state driven to the end: the wait times out at the original deadline, not 60 s later.
+    let q = resume("sk_test_poller", &state.to_string(), origin).unwrap();
+    // SAFETY: live poller.
+    let deadline = unsafe { deepidv_poller_deadline_ms(q.0) };
+    let (end, done) = drive(&q, origin, usize::MAX, 200, &job_json("processing"));
+    assert_eq!(done, Some(DEEPIDV_TIMEOUT));
+    assert_eq!(end, deadline, "the last poll lands on the deadline");
+
+    // A state whose budget is spent polls once more, then times out.
+    state["started_at_unix_ms"] = (unix_ms_now() - 61_000).into();
+    let q = resume("sk_test_poller", &state.to_string(), 5).unwrap();
+    // SAFETY: live poller.
+    assert_eq!(unsafe { deepidv_poller_deadline_ms(q.0) }, 5);
+    assert_eq!(
+        drive(&q, 5, usize::MAX, 200, &job_json("processing")),
+        (5, Some(DEEPIDV_TIMEOUT))
+    );
+    let q = resume("sk_test_poller", &state.to_string(), 5).unwrap();
+    assert_eq!(
+        drive(&q, 5, usize::MAX, 200, &job_json("ready")),
+        (5, Some(DEEPIDV_OK)),
+        "a job that is done by then is still handed out"
+    );
+}
+
+#[test]
+fn save_is_allowed_in_flight_and_when_done() {
+    let p = new_poller(0, 60_000);
+    let a = poll(&p, 0);
+    // SAFETY: live action.
+    assert_eq!(
+        unsafe { deepidv_action_get_kind(a) },
+        deepidv_action_kind::DEEPIDV_ACTION_SEND
+    );
+    // in flight: the state counts the request, and the resumed wait sends it again
+    let state: serde_json::Value = serde_json::from_str(&save(p.0).unwrap()).unwrap();
+    assert_eq!(state["attempts"], 1);
+    assert_eq!(state["seen"], false);
+    // the poller saved in flight goes on as if nothing happened
+    assert_eq!(respond(&p, 3, 200, &job_json("ready")), DEEPIDV_OK);
+    let q = resume("sk_test_poller", &state.to_string(), 100).unwrap();
+    let a = poll(&q, 100);
+    // SAFETY: live action.
+    assert_eq!(
+        unsafe { deepidv_action_get_kind(a) },
+        deepidv_action_kind::DEEPIDV_ACTION_SEND
+    );
+    // never seen before the save: a 404 is "not found", not "expired"
+    assert_eq!(
+        respond(&q, 101, 404, r#"{"message":"job not found"}"#),
+        DEEPIDV_OK
+    );
+    let mut job = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    poll(&q, 101);
+    // SAFETY: live objects.
+    unsafe {
+        assert_eq!(
+            deepidv_poller_take_job(q.0, &mut job, &mut err),
+            DEEPIDV_NOT_FOUND
+        );
+        assert!(!deepidv_error_is_expired(err));
+        assert!(text(deepidv_error_message(err)).contains("job_abc"));
+        deepidv_error_free(err);
+    }
+    // done: still saveable
+    let a = poll(&p, 3);
+    // SAFETY: live action.
+    assert_eq!(unsafe { deepidv_action_get_result(a) }, DEEPIDV_OK);
+    let done: serde_json::Value = serde_json::from_str(&save(p.0).unwrap()).unwrap();
+    assert_eq!(done["last_status"], "ready");
+}
+
+#[test]
+fn save_and_resume_refuse_bad_input() {
+    // NULLs
+    assert_eq!(save(ptr::null()).unwrap_err().0, DEEPIDV_INVALID_ARGUMENT);
+    let p = new_poller(0, 1_000);
+    let mut err = ptr::null_mut();
+    // SAFETY: deliberately NULL out-pointer.
+    unsafe {
+        assert_eq!(
+            deepidv_poller_save(p.0, ptr::null_mut(), &mut err),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        assert!(text(deepidv_error_message(err)).contains("state_json_out"));
+        deepidv_error_free(err);
+        assert_eq!(deepidv_poller_deadline_ms(ptr::null()), 0);
+    }
+    let good = save(p.0).unwrap();
+    let good_c = cs(&good);
+    // SAFETY: deliberately bad arguments.
+    unsafe {
+        let mut q = ptr::dangling_mut::<deepidv_poller>();
+        let key = cs("sk_test_poller");
+        let r = |k: *const c_char, s: *const c_char, out: *mut *mut deepidv_poller| {
+            deepidv_poller_resume(k, ptr::null(), s, 0, ptr::null(), out, ptr::null_mut())
+        };
+        assert_eq!(
+            r(ptr::null(), good_c.as_ptr(), &mut q),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        assert!(q.is_null());
+        assert!(last_error().contains("api_key"), "{}", last_error());
+        q = ptr::dangling_mut();
+        assert_eq!(
+            r(key.as_ptr(), ptr::null(), &mut q),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        assert!(q.is_null());
+        assert!(last_error().contains("state_json"), "{}", last_error());
+        assert_eq!(
+            r(key.as_ptr(), good_c.as_ptr(), ptr::null_mut()),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        let bad_utf8 = [0xffu8, 0xfe, 0];
+        assert_eq!(
+            r(key.as_ptr(), bad_utf8.as_ptr().cast(), &mut q),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        // the default base URL, no options: fine
+        assert_eq!(r(key.as_ptr(), good_c.as_ptr(), &mut q), DEEPIDV_OK);
+        assert_eq!(
+            deepidv_action_get_kind(poll(&Poller(q), 0)),
+            deepidv_action_kind::DEEPIDV_ACTION_SEND
+        );
+    }
+
+    // Not a state: one line, says what it wanted, never the key (even when the key is in the input).
+    let key = "sk_test_poller";
+    let with_key = good.replace("\"timeout_ms\":1000", &format!("\"timeout_ms\":\"{key}\""));
+    assert_ne!(with_key, good);
+    let long = format!("[{}]", "1,".repeat(40_000) + "1");
+    for bad in [
+        "",
+        "{",
+        "null",
+        "[]",
+        "{}",
+        r#"{"job_id":"job_abc"}"#,
+        &with_key,
+        &long,
+    ] {
+        let (r, msg) = resume(key, bad, 0).unwrap_err();
+        assert_eq!(r, DEEPIDV_INVALID_ARGUMENT, "{bad}");
+        assert!(
+            msg.starts_with("state_json is not a saved poller state"),
+            "{msg}"
+        );
+        assert!(!msg.contains(key), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.len() < 400, "{msg}");
+    }
+    // A hostile job id cannot come in through a state.
+    for id in ["../x", "a/b", "..", "", "x\u{1b}[2J"] {
+        let mut state: serde_json::Value = serde_json::from_str(&good).unwrap();
+        state["job_id"] = id.into();
+        let (r, msg) = resume(key, &state.to_string(), 0).unwrap_err();
+        assert_eq!(r, DEEPIDV_INVALID_ARGUMENT, "{id:?}");
+        assert!(msg.contains("invalid job id"), "{msg}");
+        assert!(!msg.contains('\u{1b}'), "{msg}");
+    }
+    // A bad key or URL is reported as for a new poller.
+    let (r, msg) = resume("", &good, 0).unwrap_err();
+    assert_eq!(r, DEEPIDV_INVALID_ARGUMENT);
+    assert!(msg.to_lowercase().contains("key"), "{msg}");
+    // Extreme but well-formed numbers do not panic.
+    let mut state: serde_json::Value = serde_json::from_str(&good).unwrap();
+    state["timeout_ms"] = u64::MAX.into();
+    state["started_at_unix_ms"] = i64::MIN.into();
+    let q = resume(key, &state.to_string(), u64::MAX / 2).unwrap();
+    poll(&q, u64::MAX / 2);
+    state["started_at_unix_ms"] = i64::MAX.into();
+    let q = resume(key, &state.to_string(), 0).unwrap();
+    poll(&q, 0);
+
+    // A get cannot be saved: only waits resume.
+    let opts = fast_options();
+    let mut g = ptr::null_mut();
+    // SAFETY: valid arguments.
+    unsafe {
+        assert_eq!(
+            deepidv_poller_new_get(
+                cs(key).as_ptr(),
+                cs("http://127.0.0.1:9").as_ptr(),
+                cs("job_abc").as_ptr(),
+                0,
+                1,
+                opts,
+                &mut g,
+                ptr::null_mut()
+            ),
+            DEEPIDV_OK
+        );
+        deepidv_client_options_free(opts);
+    }
+    let g = Poller(g);
+    // SAFETY: live poller.
+    assert_eq!(unsafe { deepidv_poller_deadline_ms(g.0) }, 0);
+    let (r, msg) = save(g.0).unwrap_err();
+    assert_eq!(r, DEEPIDV_INVALID_ARGUMENT);
+    assert!(msg.contains("only a wait"), "{msg}");
+    assert!(msg.contains("deepidv_poller_new_get"), "{msg}");
 }

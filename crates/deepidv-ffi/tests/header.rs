@@ -37,6 +37,8 @@ fn header_is_fresh() {
         "deepidv_result deepidv_client_wait_job(",
         "const char *deepidv_last_error(void);",
         "typedef struct deepidv_client deepidv_client;",
+        "deepidv_result deepidv_poller_save(const deepidv_poller *poller,",
+        "deepidv_result deepidv_poller_resume(const char *api_key,",
     ] {
         assert!(generated.contains(name), "header lacks {name:?}");
     }
