@@ -465,3 +465,8 @@ impl Iterator for Watch {
         }
     }
 }
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
