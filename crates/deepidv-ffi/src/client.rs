@@ -14,7 +14,7 @@ use deepidv_ureq::{CancelHandle, Client};
 
 use crate::{
     call, clear_out, cstring, deepidv_error, deepidv_result, free_box, guard, invalid, mut_arg,
-    opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+    opt_str_arg, out_arg, read, ref_arg, str_arg, write_out,
 };
 
 /// A job's status. `DEEPIDV_STATUS_UNKNOWN` is a status this library does not know (not terminal);
@@ -684,24 +684,6 @@ pub unsafe extern "C" fn deepidv_client_create_adverse_media(
 // ---------------------------------------------------------------------------------------------------------
 // Jobs
 
-/// Reads a field of a job, or `default` for NULL.
-///
-/// # Safety
-/// `job` is NULL or a live job.
-unsafe fn with_job<T: Copy>(
-    job: *const deepidv_job,
-    default: T,
-    f: impl FnOnce(&deepidv_job) -> T,
-) -> T {
-    guard(
-        |_| default,
-        || {
-            // SAFETY: per the contract.
-            unsafe { job.as_ref() }.map_or(default, f)
-        },
-    )
-}
-
 /// The job's status; `DEEPIDV_STATUS_UNKNOWN` for NULL.
 ///
 /// # Safety
@@ -710,7 +692,7 @@ unsafe fn with_job<T: Copy>(
 pub unsafe extern "C" fn deepidv_job_get_status(job: *const deepidv_job) -> deepidv_job_status {
     // SAFETY: forwarded.
     unsafe {
-        with_job(job, deepidv_job_status::DEEPIDV_STATUS_UNKNOWN, |j| {
+        read(job, deepidv_job_status::DEEPIDV_STATUS_UNKNOWN, |j| {
             j.status
         })
     }
@@ -723,7 +705,7 @@ pub unsafe extern "C" fn deepidv_job_get_status(job: *const deepidv_job) -> deep
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_job_get_status_text(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_job(job, ptr::null(), |j| j.status_text.as_ptr()) }
+    unsafe { read(job, ptr::null(), |j| j.status_text.as_ptr()) }
 }
 
 /// The job's id; NULL for NULL. Lives as long as the job.
@@ -733,7 +715,7 @@ pub unsafe extern "C" fn deepidv_job_get_status_text(job: *const deepidv_job) ->
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_job_get_id(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_job(job, ptr::null(), |j| j.id.as_ptr()) }
+    unsafe { read(job, ptr::null(), |j| j.id.as_ptr()) }
 }
 
 /// `createdAt` in milliseconds since the Unix epoch (values under 10^11 are read as seconds and
@@ -744,7 +726,7 @@ pub unsafe extern "C" fn deepidv_job_get_id(job: *const deepidv_job) -> *const c
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_job_get_created_at_ms(job: *const deepidv_job) -> i64 {
     // SAFETY: forwarded.
-    unsafe { with_job(job, 0, |j| j.created_at_ms) }
+    unsafe { read(job, 0, |j| j.created_at_ms) }
 }
 
 /// `updatedAt` as sent (an RFC 3339 timestamp); NULL if absent, or for NULL.
@@ -755,7 +737,7 @@ pub unsafe extern "C" fn deepidv_job_get_created_at_ms(job: *const deepidv_job) 
 pub unsafe extern "C" fn deepidv_job_get_updated_at(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        with_job(job, ptr::null(), |j| {
+        read(job, ptr::null(), |j| {
             j.updated_at.as_ref().map_or(ptr::null(), |s| s.as_ptr())
         })
     }
@@ -769,7 +751,7 @@ pub unsafe extern "C" fn deepidv_job_get_updated_at(job: *const deepidv_job) -> 
 pub unsafe extern "C" fn deepidv_job_get_result_json(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        with_job(job, ptr::null(), |j| {
+        read(job, ptr::null(), |j| {
             j.result_json.as_ref().map_or(ptr::null(), |s| s.as_ptr())
         })
     }
@@ -783,7 +765,7 @@ pub unsafe extern "C" fn deepidv_job_get_result_json(job: *const deepidv_job) ->
 pub unsafe extern "C" fn deepidv_job_get_error(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        with_job(job, ptr::null(), |j| {
+        read(job, ptr::null(), |j| {
             j.error.as_ref().map_or(ptr::null(), |s| s.as_ptr())
         })
     }
@@ -797,7 +779,7 @@ pub unsafe extern "C" fn deepidv_job_get_error(job: *const deepidv_job) -> *cons
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_job_get_json(job: *const deepidv_job) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_job(job, ptr::null(), |j| j.json.as_ptr()) }
+    unsafe { read(job, ptr::null(), |j| j.json.as_ptr()) }
 }
 
 /// Frees a job (and every string it handed out). NULL is a no-op.

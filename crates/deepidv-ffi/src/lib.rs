@@ -184,6 +184,22 @@ pub(crate) fn guard<T>(on_panic: impl FnOnce(Error) -> T, body: impl FnOnce() ->
     }
 }
 
+/// Reads a field of one of this library's objects (a job, an action, an error), or
+/// `default` for NULL (and for a panic, which reading a field cannot cause): the one
+/// shape of every accessor.
+///
+/// # Safety
+/// `object` is NULL or a live object of its type from this library.
+pub(crate) unsafe fn read<O, T: Copy>(object: *const O, default: T, f: impl FnOnce(&O) -> T) -> T {
+    guard(
+        |_| default,
+        || {
+            // SAFETY: per the contract.
+            unsafe { object.as_ref() }.map_or(default, f)
+        },
+    )
+}
+
 /// [`guard`] for the functions that return a `deepidv_result`: clears `*err_out`, runs `body`,
 /// and reports its error (this thread's last error, and `*err_out` when it is not NULL).
 /// `body` writes its own outputs, last, so a failure leaves them NULL.
@@ -359,13 +375,8 @@ pub unsafe extern "C" fn deepidv_error_code(err: *const deepidv_error) -> deepid
 /// `err` is NULL or a live error from this library.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_error_message(err: *const deepidv_error) -> *const c_char {
-    guard(
-        |_| c"".as_ptr(),
-        || {
-            // SAFETY: per the contract.
-            unsafe { err.as_ref() }.map_or(c"".as_ptr(), |e| e.message.as_ptr())
-        },
-    )
+    // SAFETY: forwarded.
+    unsafe { read(err, c"".as_ptr(), |e| e.message.as_ptr()) }
 }
 
 /// The HTTP status of the answer that caused the error; 0 if there was none (or for NULL).
@@ -374,13 +385,8 @@ pub unsafe extern "C" fn deepidv_error_message(err: *const deepidv_error) -> *co
 /// `err` is NULL or a live error from this library.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_error_http_status(err: *const deepidv_error) -> u16 {
-    guard(
-        |_| 0,
-        || {
-            // SAFETY: per the contract.
-            unsafe { err.as_ref() }.map_or(0, |e| e.http_status)
-        },
-    )
+    // SAFETY: forwarded.
+    unsafe { read(err, 0, |e| e.http_status) }
 }
 
 /// The server's request id (`x-request-id`) of the answer that caused the error; NULL if none.
@@ -390,15 +396,12 @@ pub unsafe extern "C" fn deepidv_error_http_status(err: *const deepidv_error) ->
 /// `err` is NULL or a live error from this library.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_error_request_id(err: *const deepidv_error) -> *const c_char {
-    guard(
-        |_| ptr::null(),
-        || {
-            // SAFETY: per the contract.
-            unsafe { err.as_ref() }
-                .and_then(|e| e.request_id.as_ref())
-                .map_or(ptr::null(), |r| r.as_ptr())
-        },
-    )
+    // SAFETY: forwarded.
+    unsafe {
+        read(err, ptr::null(), |e| {
+            e.request_id.as_ref().map_or(ptr::null(), |r| r.as_ptr())
+        })
+    }
 }
 
 /// `true` for a `DEEPIDV_NOT_FOUND` about a job this wait had seen earlier: it expired
@@ -408,13 +411,8 @@ pub unsafe extern "C" fn deepidv_error_request_id(err: *const deepidv_error) -> 
 /// `err` is NULL or a live error from this library.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_error_is_expired(err: *const deepidv_error) -> bool {
-    guard(
-        |_| false,
-        || {
-            // SAFETY: per the contract.
-            unsafe { err.as_ref() }.is_some_and(|e| e.expired)
-        },
-    )
+    // SAFETY: forwarded.
+    unsafe { read(err, false, |e| e.expired) }
 }
 
 /// Frees an error. NULL is a no-op.

@@ -32,7 +32,7 @@ use deepidv_core::{
 use crate::client::{build_config, deepidv_client_options, deepidv_job, deepidv_job_status, ms};
 use crate::{
     call, clear_out, cstring, deepidv_error, deepidv_result, free_box, guard, invalid, mut_arg,
-    opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+    opt_str_arg, out_arg, read, ref_arg, str_arg, write_out,
 };
 
 /// What a poller wants next.
@@ -449,24 +449,6 @@ pub unsafe extern "C" fn deepidv_poller_poll(
     })
 }
 
-/// Reads a field of an action, or `default` for NULL.
-///
-/// # Safety
-/// `a` is NULL or a live action.
-unsafe fn with_action<T: Copy>(
-    a: *const deepidv_action,
-    default: T,
-    f: impl FnOnce(&deepidv_action) -> T,
-) -> T {
-    guard(
-        |_| default,
-        || {
-            // SAFETY: per the contract.
-            unsafe { a.as_ref() }.map_or(default, f)
-        },
-    )
-}
-
 /// The action's kind; `DEEPIDV_ACTION_DONE` for NULL.
 ///
 /// # Safety
@@ -476,7 +458,7 @@ pub unsafe extern "C" fn deepidv_action_get_kind(
     action: *const deepidv_action,
 ) -> deepidv_action_kind {
     // SAFETY: forwarded.
-    unsafe { with_action(action, deepidv_action_kind::DEEPIDV_ACTION_DONE, |a| a.kind) }
+    unsafe { read(action, deepidv_action_kind::DEEPIDV_ACTION_DONE, |a| a.kind) }
 }
 
 /// WAIT: how long to wait, in milliseconds from the `now_ms` given to the poll (rounded up). 0 otherwise.
@@ -486,7 +468,7 @@ pub unsafe extern "C" fn deepidv_action_get_kind(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_wait_ms(action: *const deepidv_action) -> u64 {
     // SAFETY: forwarded.
-    unsafe { with_action(action, 0, |a| a.wait_ms) }
+    unsafe { read(action, 0, |a| a.wait_ms) }
 }
 
 /// WAIT: the instant to wait for, on the caller's clock (same origin as `now_ms`). 0 otherwise.
@@ -496,7 +478,7 @@ pub unsafe extern "C" fn deepidv_action_get_wait_ms(action: *const deepidv_actio
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_wait_until_ms(action: *const deepidv_action) -> u64 {
     // SAFETY: forwarded.
-    unsafe { with_action(action, 0, |a| a.wait_until_ms) }
+    unsafe { read(action, 0, |a| a.wait_until_ms) }
 }
 
 /// SEND: how long the request may take, all included, in milliseconds. 0 otherwise.
@@ -506,7 +488,7 @@ pub unsafe extern "C" fn deepidv_action_get_wait_until_ms(action: *const deepidv
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_timeout_ms(action: *const deepidv_action) -> u64 {
     // SAFETY: forwarded.
-    unsafe { with_action(action, 0, |a| a.timeout_ms) }
+    unsafe { read(action, 0, |a| a.timeout_ms) }
 }
 
 /// SEND: the method (`"GET"`, `"POST"`). `""` otherwise; NULL for NULL.
@@ -516,7 +498,7 @@ pub unsafe extern "C" fn deepidv_action_get_timeout_ms(action: *const deepidv_ac
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_method(action: *const deepidv_action) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_action(action, ptr::null(), |a| a.method.as_ptr()) }
+    unsafe { read(action, ptr::null(), |a| a.method.as_ptr()) }
 }
 
 /// SEND: the full URL. `""` otherwise; NULL for NULL.
@@ -526,7 +508,7 @@ pub unsafe extern "C" fn deepidv_action_get_method(action: *const deepidv_action
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_url(action: *const deepidv_action) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_action(action, ptr::null(), |a| a.url.as_ptr()) }
+    unsafe { read(action, ptr::null(), |a| a.url.as_ptr()) }
 }
 
 /// SEND: the URL's scheme (`"https"`, or `"http"` for loopback). `""` otherwise; NULL for NULL.
@@ -536,7 +518,7 @@ pub unsafe extern "C" fn deepidv_action_get_url(action: *const deepidv_action) -
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_scheme(action: *const deepidv_action) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_action(action, ptr::null(), |a| a.scheme.as_ptr()) }
+    unsafe { read(action, ptr::null(), |a| a.scheme.as_ptr()) }
 }
 
 /// SEND: the host to connect to (an IPv6 address keeps its brackets). `""` otherwise; NULL for NULL.
@@ -546,7 +528,7 @@ pub unsafe extern "C" fn deepidv_action_get_scheme(action: *const deepidv_action
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_host(action: *const deepidv_action) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_action(action, ptr::null(), |a| a.host.as_ptr()) }
+    unsafe { read(action, ptr::null(), |a| a.host.as_ptr()) }
 }
 
 /// SEND: the port to connect to (the scheme's default if the URL has none). 0 otherwise.
@@ -556,7 +538,7 @@ pub unsafe extern "C" fn deepidv_action_get_host(action: *const deepidv_action) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_port(action: *const deepidv_action) -> u16 {
     // SAFETY: forwarded.
-    unsafe { with_action(action, 0, |a| a.port) }
+    unsafe { read(action, 0, |a| a.port) }
 }
 
 /// SEND: the request target (path and query) for the request line. `""` otherwise; NULL for NULL.
@@ -566,7 +548,7 @@ pub unsafe extern "C" fn deepidv_action_get_port(action: *const deepidv_action) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_path(action: *const deepidv_action) -> *const c_char {
     // SAFETY: forwarded.
-    unsafe { with_action(action, ptr::null(), |a| a.path.as_ptr()) }
+    unsafe { read(action, ptr::null(), |a| a.path.as_ptr()) }
 }
 
 /// SEND: how many headers to send (besides `Host`, `Content-Length` and `Connection`, which your
@@ -577,7 +559,7 @@ pub unsafe extern "C" fn deepidv_action_get_path(action: *const deepidv_action) 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn deepidv_action_get_header_count(action: *const deepidv_action) -> usize {
     // SAFETY: forwarded.
-    unsafe { with_action(action, 0, |a| a.headers.len()) }
+    unsafe { read(action, 0, |a| a.headers.len()) }
 }
 
 /// SEND: the name of header `i` (lower case); NULL if `i` is out of range.
@@ -591,7 +573,7 @@ pub unsafe extern "C" fn deepidv_action_get_header_name(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        with_action(action, ptr::null(), |a| {
+        read(action, ptr::null(), |a| {
             a.headers.get(i).map_or(ptr::null(), |(n, _)| n.as_ptr())
         })
     }
@@ -608,7 +590,7 @@ pub unsafe extern "C" fn deepidv_action_get_header_value(
 ) -> *const c_char {
     // SAFETY: forwarded.
     unsafe {
-        with_action(action, ptr::null(), |a| {
+        read(action, ptr::null(), |a| {
             a.headers.get(i).map_or(ptr::null(), |(_, v)| v.as_ptr())
         })
     }
@@ -654,7 +636,7 @@ pub unsafe extern "C" fn deepidv_action_get_result(
 ) -> deepidv_result {
     // SAFETY: forwarded.
     unsafe {
-        with_action(action, deepidv_result::DEEPIDV_INVALID_ARGUMENT, |a| {
+        read(action, deepidv_result::DEEPIDV_INVALID_ARGUMENT, |a| {
             a.result
         })
     }
