@@ -202,11 +202,7 @@ fn apply_wait(config: &mut Config, w: &WaitArgs) {
         config.poll.timeout = t;
     }
     if let Some(i) = w.interval {
-        config.poll.interval = i;
-        // An interval above the default cap would otherwise be silently capped.
-        if w.max_interval.is_none() {
-            config.poll.max_interval = config.poll.max_interval.max(i);
-        }
+        config.poll.interval = i; // a cap below it never shortens it (the core's rule)
     }
     if let Some(m) = w.max_interval {
         config.poll.max_interval = m;

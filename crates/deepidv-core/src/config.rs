@@ -205,7 +205,8 @@ pub struct PollPolicy {
     pub interval: Duration,
     /// Growth of the nominal delay after each poll (default ×1.5).
     pub multiplier: f64,
-    /// Largest nominal delay (default 5 s).
+    /// Largest nominal delay (default 5 s). A cap below `interval` means no growth:
+    /// every delay is `interval` (an interval is never silently shortened).
     pub max_interval: Duration,
     /// Each delay is drawn uniformly within ±this fraction of the nominal one (default 0.2).
     pub jitter: f64,
@@ -233,7 +234,8 @@ impl PollPolicy {
             .multiplier
             .max(1.0)
             .powi(n.saturating_sub(1).min(64) as i32);
-        let secs = (self.interval.as_secs_f64() * growth).min(self.max_interval.as_secs_f64());
+        let cap = self.max_interval.max(self.interval).as_secs_f64();
+        let secs = (self.interval.as_secs_f64() * growth).min(cap);
         duration_from_secs(secs.max(0.0))
     }
 }
@@ -245,6 +247,7 @@ pub struct RetryPolicy {
     /// First backoff ceiling (default 500 ms); doubles with each consecutive failure.
     pub initial_backoff: Duration,
     /// Largest backoff ceiling (default 30 s). Delays are drawn from `[0, ceiling]` (full jitter).
+    /// A cap below `initial_backoff` means no growth: every ceiling is `initial_backoff`.
     pub max_backoff: Duration,
     /// Largest `Retry-After` honoured (default 60 s).
     pub max_retry_after: Duration,
@@ -270,10 +273,11 @@ impl RetryPolicy {
     /// The backoff ceiling after `failures` consecutive failures (from 1).
     pub fn backoff_ceiling(&self, failures: u32) -> Duration {
         let factor = 1u64 << failures.saturating_sub(1).min(30);
+        let cap = self.max_backoff.max(self.initial_backoff);
         self.initial_backoff
             .checked_mul(factor.try_into().unwrap_or(u32::MAX))
-            .unwrap_or(self.max_backoff)
-            .min(self.max_backoff)
+            .unwrap_or(cap)
+            .min(cap)
     }
 }
 
@@ -438,6 +442,22 @@ mod tests {
         assert_eq!(r.backoff_ceiling(2), Duration::from_secs(1));
         assert_eq!(r.backoff_ceiling(7), Duration::from_secs(30));
         assert_eq!(r.backoff_ceiling(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_cap_below_the_first_delay_never_shortens_it() {
+        let p = PollPolicy {
+            interval: Duration::from_secs(10),
+            ..PollPolicy::default()
+        };
+        assert_eq!(p.nominal_delay(1), Duration::from_secs(10));
+        assert_eq!(p.nominal_delay(9), Duration::from_secs(10));
+        let r = RetryPolicy {
+            initial_backoff: Duration::from_secs(40),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(r.backoff_ceiling(1), Duration::from_secs(40));
+        assert_eq!(r.backoff_ceiling(u32::MAX), Duration::from_secs(40));
     }
 
     #[test]

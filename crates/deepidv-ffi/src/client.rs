@@ -138,11 +138,9 @@ pub(crate) fn build_config(
     if let Some(v) = o.connect_timeout {
         config.connect_timeout = v;
     }
+    // A cap below the first delay never shortens it: the core's rule, not ours.
     if let Some(v) = o.poll_interval {
         config.poll.interval = v;
-        if o.max_poll_interval.is_none() && config.poll.max_interval < v {
-            config.poll.max_interval = v;
-        }
     }
     if let Some(v) = o.max_poll_interval {
         config.poll.max_interval = v;
@@ -152,9 +150,6 @@ pub(crate) fn build_config(
     }
     if let Some(v) = o.retry_backoff {
         config.retry.initial_backoff = v;
-        if o.max_retry_backoff.is_none() && config.retry.max_backoff < v {
-            config.retry.max_backoff = v;
-        }
     }
     if let Some(v) = o.max_retry_backoff {
         config.retry.max_backoff = v;
