@@ -339,8 +339,8 @@ deepidv_result deepidv_client_options_set_connect_timeout_ms(deepidv_client_opti
                                                              uint64_t value);
 
 /**
- * Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum, which is
- * raised to this value if it was lower).
+ * Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum; a
+ * maximum below it never shortens it).
  *
  * # Safety
  * `opts` is NULL or live options used by nobody else.

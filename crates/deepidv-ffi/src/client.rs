@@ -245,8 +245,8 @@ pub unsafe extern "C" fn deepidv_client_options_set_connect_timeout_ms(
     }
 }
 
-/// Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum, which is
-/// raised to this value if it was lower).
+/// Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum; a
+/// maximum below it never shortens it).
 ///
 /// # Safety
 /// `opts` is NULL or live options used by nobody else.
