@@ -459,6 +459,19 @@ impl Poller {
         }
     }
 
+    /// The same wait with another deadline, `timeout` from its start (for a
+    /// per-call deadline without another [`Config`]). A get has no deadline and is
+    /// returned unchanged.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if self.mode == Mode::Wait {
+            let deadline = self.engine.start + timeout;
+            self.timeout = timeout;
+            self.engine.deadline = Some(deadline);
+            self.engine.next_at = self.engine.next_at.min(deadline);
+        }
+        self
+    }
+
     /// Resumes a wait saved with [`Poller::state`]. Its deadline is the original
     /// one, measured on the wall clock: time spent stopped counts.
     pub fn resume(

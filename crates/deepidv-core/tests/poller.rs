@@ -562,3 +562,40 @@ fn idempotency_keys_are_uuid_v4_shaped() {
     assert!(IdempotencyKey::new("a b").is_err());
     assert!(IdempotencyKey::new("k".repeat(256)).is_err());
 }
+
+#[test]
+fn with_timeout_is_a_wait_with_that_deadline() {
+    // The same schedule as a wait whose Config carries the timeout.
+    let mut c = config();
+    c.poll.timeout = 7 * S;
+    let by_config = drive(
+        &mut Poller::wait(arc(c), id(), S, wall(), 4),
+        S,
+        Duration::ZERO,
+        100,
+        |_, _| status("job_abc", "pending"),
+    );
+    let by_call = drive(
+        &mut wait_at(S, 4).with_timeout(7 * S),
+        S,
+        Duration::ZERO,
+        100,
+        |_, _| status("job_abc", "pending"),
+    );
+    assert_eq!(by_call.sends(), by_config.sends());
+    assert_eq!(
+        *by_call.sends().last().unwrap(),
+        8 * S,
+        "the last poll lands on start + 7 s"
+    );
+    let e = by_call.outcome.as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.to_string().contains("7s"), "{e}");
+    // A get has no deadline: unchanged.
+    let get = Poller::get(arc(config()), id(), Duration::ZERO, wall(), 1).with_timeout(S);
+    assert_eq!(get.deadline(), None);
+}
+
+fn wait_at(start: Duration, seed: u64) -> Poller {
+    Poller::wait(arc(config()), id(), start, wall(), seed)
+}

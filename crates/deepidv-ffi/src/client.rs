@@ -1,14 +1,11 @@
 //! The blocking client, its options, jobs, and cancellation.
 
 use std::ffi::{CString, c_char};
-use std::hash::{BuildHasher, RandomState};
 use std::ptr;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use deepidv_core::{
     AdverseMediaRequest, ApiKey, BaseUrl, Config, Error, IdempotencyKey, Job, JobId, JobStatus,
-    Poller,
 };
 use deepidv_ureq::{CancelHandle, Client};
 
@@ -104,11 +101,6 @@ impl deepidv_job {
 #[derive(Debug, Default)]
 pub struct deepidv_cancel {
     handle: CancelHandle,
-}
-
-/// A random seed for jitter, from the standard library's per-process randomness.
-pub(crate) fn random_seed() -> u64 {
-    RandomState::new().hash_one(Instant::now())
 }
 
 pub(crate) fn ms(v: u64) -> Duration {
@@ -552,18 +544,9 @@ unsafe fn wait_job(
         let id = JobId::new(unsafe { str_arg(job_id, "job_id") }?)?;
         // SAFETY: per the contract.
         let cancel = unsafe { cancel.as_ref() }.map(|c| &c.handle);
-        let mut poller = if timeout_ms == 0 {
-            c.wait_poller(&id)
-        } else {
-            let mut config = c.config().clone();
-            config.poll.timeout = ms(timeout_ms);
-            Poller::wait(
-                Arc::new(config),
-                id,
-                c.now(),
-                SystemTime::now(),
-                random_seed(),
-            )
+        let mut poller = match timeout_ms {
+            0 => c.wait_poller(&id),
+            t => c.wait_poller(&id).with_timeout(ms(t)),
         };
         match c.drive(&mut poller, &mut |_| {}, cancel) {
             Ok(job) => {

@@ -197,15 +197,7 @@ impl Client {
 
     /// [`Client::wait`] with another deadline.
     pub async fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
-        let mut config = (*self.inner.config).clone();
-        config.poll.timeout = timeout;
-        let mut poller = Poller::wait(
-            Arc::new(config),
-            job_id.clone(),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        );
+        let mut poller = self.wait_poller(job_id).with_timeout(timeout);
         self.drive(&mut poller, |_| {}, None).await
     }
 
