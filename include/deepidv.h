@@ -19,6 +19,36 @@
 #include <stdint.h>
 
 /**
+ * What a poller wants next.
+ */
+enum deepidv_action_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Send the request the action describes, then call `deepidv_poller_handle_response` (or
+   * `deepidv_poller_handle_transport_error`).
+   */
+  DEEPIDV_ACTION_SEND = 0,
+  /**
+   * Nothing to do for `deepidv_action_get_wait_ms` milliseconds; then poll again.
+   */
+  DEEPIDV_ACTION_WAIT = 1,
+  /**
+   * Finished: `deepidv_poller_take_job` hands out the outcome.
+   */
+  DEEPIDV_ACTION_DONE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum deepidv_action_kind deepidv_action_kind;
+#else
+typedef uint32_t deepidv_action_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The outcome of a call. The numbers are a contract shared with the Rust crates
  * (`deepidv_core::ErrorKind::code`) and the CLI's exit codes.
  */
@@ -116,36 +146,6 @@ typedef uint32_t deepidv_job_status;
 #endif // __cplusplus
 
 /**
- * What a poller wants next.
- */
-enum deepidv_action_kind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Send the request the action describes, then call `deepidv_poller_handle_response` (or
-   * `deepidv_poller_handle_transport_error`).
-   */
-  DEEPIDV_ACTION_SEND = 0,
-  /**
-   * Nothing to do for `deepidv_action_get_wait_ms` milliseconds; then poll again.
-   */
-  DEEPIDV_ACTION_WAIT = 1,
-  /**
-   * Finished: `deepidv_poller_take_job` hands out the outcome.
-   */
-  DEEPIDV_ACTION_DONE = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum deepidv_action_kind deepidv_action_kind;
-#else
-typedef uint32_t deepidv_action_kind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * How a request failed to produce an HTTP answer, for `deepidv_poller_handle_transport_error`
  * (which takes it as a `uint32_t`).
  */
@@ -228,65 +228,6 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * This thread's last failure message, one line; `""` if there was none. Never NULL.
- *
- * The pointer stays valid until the next failing call into this library on this thread.
- * It is thread-local: from Go (goroutines move between threads), use the `deepidv_error **err_out`
- * variants instead.
- */
-const char *deepidv_last_error(void);
-
-/**
- * The code of an error; `DEEPIDV_INVALID_ARGUMENT` for NULL.
- *
- * # Safety
- * `err` is NULL or a live error from this library.
- */
-deepidv_result deepidv_error_code(const deepidv_error *err);
-
-/**
- * The one-line message of an error (never contains the API key); `""` for NULL. Lives as long as `err`.
- *
- * # Safety
- * `err` is NULL or a live error from this library.
- */
-const char *deepidv_error_message(const deepidv_error *err);
-
-/**
- * The HTTP status of the answer that caused the error; 0 if there was none (or for NULL).
- *
- * # Safety
- * `err` is NULL or a live error from this library.
- */
-uint16_t deepidv_error_http_status(const deepidv_error *err);
-
-/**
- * The server's request id (`x-request-id`) of the answer that caused the error; NULL if none.
- * Lives as long as `err`.
- *
- * # Safety
- * `err` is NULL or a live error from this library.
- */
-const char *deepidv_error_request_id(const deepidv_error *err);
-
-/**
- * `true` for a `DEEPIDV_NOT_FOUND` about a job this wait had seen earlier: it expired
- * through the server's TTL rather than never existing.
- *
- * # Safety
- * `err` is NULL or a live error from this library.
- */
-bool deepidv_error_is_expired(const deepidv_error *err);
-
-/**
- * Frees an error. NULL is a no-op.
- *
- * # Safety
- * `err` is NULL or an error from this library, not freed yet.
- */
-void deepidv_error_free(deepidv_error *err);
-
-/**
  * Frees a string this library handed out (like a created job's id). NULL is a no-op.
  * Never pass it to `free()`, and never pass strings that did not come from this library.
  *
@@ -299,426 +240,6 @@ void deepidv_string_free(char *s);
  * The library's version, like `"0.1.0"`. Static; never NULL.
  */
 const char *deepidv_version(void);
-
-/**
- * The name of a result code, like `"DEEPIDV_NOT_FOUND"`; `"DEEPIDV_UNKNOWN_RESULT"` for a number
- * that is not one. Static; never NULL.
- */
-const char *deepidv_result_name(uint32_t code);
-
-/**
- * New options, all defaults (request timeout 30 s, connect 10 s, polls every 2 s growing to 5 s,
- * wait deadline 10 min, retries from 500 ms). Never NULL. Free with `deepidv_client_options_free`.
- */
-deepidv_client_options *deepidv_client_options_new(void);
-
-/**
- * Frees options. NULL is a no-op.
- *
- * # Safety
- * `opts` is NULL or options from `deepidv_client_options_new`, not freed yet.
- */
-void deepidv_client_options_free(deepidv_client_options *opts);
-
-/**
- * Per-request timeout in milliseconds, all included (default 30000). Must be > 0.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_request_timeout_ms(deepidv_client_options *opts,
-                                                             uint64_t value);
-
-/**
- * Connect timeout in milliseconds (default 10000). Must be > 0.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_connect_timeout_ms(deepidv_client_options *opts,
-                                                             uint64_t value);
-
-/**
- * Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum; a
- * maximum below it never shortens it).
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_poll_interval_ms(deepidv_client_options *opts,
-                                                           uint64_t value);
-
-/**
- * Largest nominal delay between polls in milliseconds (default 5000).
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_max_poll_interval_ms(deepidv_client_options *opts,
-                                                               uint64_t value);
-
-/**
- * Default deadline of a wait in milliseconds (default 600000), used when a wait is given 0.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_wait_timeout_ms(deepidv_client_options *opts,
-                                                          uint64_t value);
-
-/**
- * First backoff ceiling after a transient failure, in milliseconds (default 500; doubles per failure).
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_retry_backoff_ms(deepidv_client_options *opts,
-                                                           uint64_t value);
-
-/**
- * Largest backoff ceiling in milliseconds (default 30000).
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_max_retry_backoff_ms(deepidv_client_options *opts,
-                                                               uint64_t value);
-
-/**
- * Retries of a single call (get, create) on transient failures (default 3).
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_max_retries(deepidv_client_options *opts, uint32_t value);
-
-/**
- * A wait gives up after this many consecutive transient failures (default 5). Must be > 0.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_wait_max_failures(deepidv_client_options *opts,
-                                                            uint32_t value);
-
-/**
- * Largest response body accepted, in bytes (default 16 MiB). Must be > 0.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_max_body_bytes(deepidv_client_options *opts,
-                                                         uint64_t value);
-
-/**
- * Allows plain `http` to hosts that are not loopback (default false). Only for networks you trust.
- *
- * # Safety
- * `opts` is NULL or live options used by nobody else.
- */
-deepidv_result deepidv_client_options_set_allow_insecure_http(deepidv_client_options *opts,
-                                                              bool allow);
-
-/**
- * Creates a client for `api_key`, talking to `base_url` (NULL: `https://api.deepidv.com`). Plain
- * `http` is allowed only to loopback hosts. On success `*out` is the client; otherwise NULL.
- *
- * # Safety
- * `api_key` and `base_url` are NULL or NUL-terminated strings; `out` is NULL or writable.
- */
-deepidv_result deepidv_client_new(const char *api_key, const char *base_url, deepidv_client **out);
-
-/**
- * `deepidv_client_new` with options (NULL: defaults; copied, so free them whenever you like) and an
- * error object in `*err_out` on failure (`err_out` may be NULL).
- *
- * # Safety
- * String arguments are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out`
- * are NULL or writable.
- */
-deepidv_result deepidv_client_new_with_options(const char *api_key,
-                                               const char *base_url,
-                                               const deepidv_client_options *opts,
-                                               deepidv_client **out,
-                                               deepidv_error **err_out);
-
-/**
- * Frees a client. NULL is a no-op. No call may be using it.
- *
- * # Safety
- * `client` is NULL or a client from this library, not freed yet, not in use.
- */
-void deepidv_client_free(deepidv_client *client);
-
-/**
- * One snapshot of the job (retried on transient failures, a few times). A `failed` job is
- * `DEEPIDV_OK` here: look at its status. On success `*out` is the job; otherwise NULL.
- *
- * # Safety
- * `client` is NULL or a live client; `job_id` is NULL or NUL-terminated; `out` is NULL or writable.
- */
-deepidv_result deepidv_client_get_job(const deepidv_client *client,
-                                      const char *job_id,
-                                      deepidv_job **out);
-
-/**
- * `deepidv_client_get_job`, cancellable (`cancel` may be NULL) and with an error object in
- * `*err_out` (`err_out` may be NULL).
- *
- * # Safety
- * As `deepidv_client_get_job`; `cancel` is NULL or a live handle; `err_out` is NULL or writable.
- */
-deepidv_result deepidv_client_get_job_ex(const deepidv_client *client,
-                                         const char *job_id,
-                                         const deepidv_cancel *cancel,
-                                         deepidv_job **out,
-                                         deepidv_error **err_out);
-
-/**
- * Polls the job until it is `ready` (`DEEPIDV_OK`) or `failed` (`DEEPIDV_JOB_FAILED`: `*out` is still
- * the failed job), or `timeout_ms` passes (`DEEPIDV_TIMEOUT`; 0 means the client's wait timeout,
- * 10 minutes by default). Backoff, jitter and retries follow the client's options. On any other
- * result `*out` is NULL.
- *
- * # Safety
- * `client` is NULL or a live client; `job_id` is NULL or NUL-terminated; `out` is NULL or writable.
- */
-deepidv_result deepidv_client_wait_job(const deepidv_client *client,
-                                       const char *job_id,
-                                       uint64_t timeout_ms,
-                                       deepidv_job **out);
-
-/**
- * `deepidv_client_wait_job`, cancellable (`cancel` may be NULL: a cancel ends the wait with
- * `DEEPIDV_TIMEOUT`) and with an error object in `*err_out` (`err_out` may be NULL).
- *
- * # Safety
- * As `deepidv_client_wait_job`; `cancel` is NULL or a live handle; `err_out` is NULL or writable.
- */
-deepidv_result deepidv_client_wait_job_ex(const deepidv_client *client,
-                                          const char *job_id,
-                                          uint64_t timeout_ms,
-                                          const deepidv_cancel *cancel,
-                                          deepidv_job **out,
-                                          deepidv_error **err_out);
-
-/**
- * Starts an adverse-media screening (`POST /v1/screening/adverse-media`). `country` (two letters)
- * and `idempotency_key` may be NULL; with no key a random one is made, and every retry of this call
- * reuses it, so a retry never starts a second job. On success `*job_id_out` is the new job's id
- * (free it with `deepidv_string_free`); otherwise NULL.
- *
- * # Safety
- * `client` is NULL or a live client; strings are NULL or NUL-terminated; `job_id_out` and `err_out`
- * are NULL or writable.
- */
-deepidv_result deepidv_client_create_adverse_media(const deepidv_client *client,
-                                                   const char *first_name,
-                                                   const char *last_name,
-                                                   const char *email,
-                                                   const char *date_of_birth,
-                                                   const char *country,
-                                                   const char *idempotency_key,
-                                                   char **job_id_out,
-                                                   deepidv_error **err_out);
-
-/**
- * The job's status; `DEEPIDV_STATUS_UNKNOWN` for NULL.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-deepidv_job_status deepidv_job_get_status(const deepidv_job *job);
-
-/**
- * The status as the server spelled it (`"ready"`, or an unknown one like `"on_hold"`); NULL for NULL.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_status_text(const deepidv_job *job);
-
-/**
- * The job's id; NULL for NULL. Lives as long as the job.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_id(const deepidv_job *job);
-
-/**
- * `createdAt` in milliseconds since the Unix epoch (values under 10^11 are read as seconds and
- * converted); 0 if it cannot be read as a time, or for NULL.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-int64_t deepidv_job_get_created_at_ms(const deepidv_job *job);
-
-/**
- * `updatedAt` as sent (an RFC 3339 timestamp); NULL if absent, or for NULL.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_updated_at(const deepidv_job *job);
-
-/**
- * The result exactly as the server sent it (JSON); NULL unless the job is ready.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_result_json(const deepidv_job *job);
-
-/**
- * The server's reason; NULL unless the job failed.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_error(const deepidv_job *job);
-
-/**
- * The whole job as the API's JSON (`jobId`, `status`, `createdAt`, `updatedAt`, `result`/`error`);
- * NULL for NULL.
- *
- * # Safety
- * `job` is NULL or a live job.
- */
-const char *deepidv_job_get_json(const deepidv_job *job);
-
-/**
- * Frees a job (and every string it handed out). NULL is a no-op.
- *
- * # Safety
- * `job` is NULL or a job from this library, not freed yet.
- */
-void deepidv_job_free(deepidv_job *job);
-
-/**
- * A new cancellation handle, not cancelled. Never NULL. Free with `deepidv_cancel_free` once no
- * call uses it.
- */
-deepidv_cancel *deepidv_cancel_new(void);
-
-/**
- * Cancels every call using this handle (now and later). Safe from any thread. NULL is a no-op.
- *
- * # Safety
- * `cancel` is NULL or a live handle.
- */
-void deepidv_cancel_cancel(const deepidv_cancel *cancel);
-
-/**
- * Frees a cancellation handle. NULL is a no-op. No call may be using it.
- *
- * # Safety
- * `cancel` is NULL or a handle from this library, not freed yet, not in use.
- */
-void deepidv_cancel_free(deepidv_cancel *cancel);
-
-/**
- * A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
- * `timeout_ms` from `now_ms` (0: the options' wait timeout, 10 minutes by default). `base_url` NULL
- * means the default; `seed` is any random number (for jitter); `opts` may be NULL. The poller reads
- * the wall clock once, here, to interpret `Retry-After` dates.
- *
- * # Safety
- * Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
- * writable.
- */
-deepidv_result deepidv_poller_new_wait(const char *api_key,
-                                       const char *base_url,
-                                       const char *job_id,
-                                       uint64_t now_ms,
-                                       uint64_t seed,
-                                       uint64_t timeout_ms,
-                                       const deepidv_client_options *opts,
-                                       deepidv_poller **out,
-                                       deepidv_error **err_out);
-
-/**
- * A poller for one snapshot of the job (retried on transient failures a few times); a `failed`
- * job is `DEEPIDV_OK` here. Arguments as `deepidv_poller_new_wait`.
- *
- * # Safety
- * As `deepidv_poller_new_wait`.
- */
-deepidv_result deepidv_poller_new_get(const char *api_key,
-                                      const char *base_url,
-                                      const char *job_id,
-                                      uint64_t now_ms,
-                                      uint64_t seed,
-                                      const deepidv_client_options *opts,
-                                      deepidv_poller **out,
-                                      deepidv_error **err_out);
-
-/**
- * Saves a wait's progress as JSON (a `PollerState`: the job id, the wall-clock start, the budget, the
- * attempt count, the last status seen...), for `deepidv_poller_resume` later, in this process or another
- * one. `*state_json_out` is a NUL-terminated string to free with `deepidv_string_free`; keep it as an
- * opaque blob (it holds no secret: the API key is not in it).
- *
- * Any time is fine, even while a request is in flight (that request is not part of the state: its
- * answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
- * once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
- * `deepidv_poller_new_get` (only waits resume: start a get again instead).
- *
- * # Safety
- * `poller` is NULL or a live poller not being used by another thread; `state_json_out` and `err_out`
- * are NULL or writable.
- */
-deepidv_result deepidv_poller_save(const deepidv_poller *poller,
-                                   char **state_json_out,
-                                   deepidv_error **err_out);
-
-/**
- * Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
- * original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
- * whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
- * The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
- * whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
- *
- * `now_ms` is a reading of *your* monotonic clock, as for `deepidv_poller_new_wait`: any origin (it need
- * not be the saving process's), the same clock for the resumed poller's whole life. `base_url` NULL means
- * the default; `opts` may be NULL (the saved budget replaces its wait timeout). Returns `DEEPIDV_OK`, or
- * `DEEPIDV_INVALID_ARGUMENT` for NULL pointers, a bad key, URL or options, and for a `state_json` that is
- * not a saved state (not JSON, wrong shape, or an invalid job id inside it).
- *
- * # Safety
- * Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
- * writable.
- */
-deepidv_result deepidv_poller_resume(const char *api_key,
-                                     const char *base_url,
-                                     const char *state_json,
-                                     uint64_t now_ms,
-                                     const deepidv_client_options *opts,
-                                     deepidv_poller **out,
-                                     deepidv_error **err_out);
-
-/**
- * A wait's deadline on your clock (same origin as the `now_ms` it was made or resumed with), in
- * milliseconds rounded up; 0 for a get (or NULL).
- *
- * # Safety
- * `poller` is NULL or a live poller.
- */
-uint64_t deepidv_poller_deadline_ms(const deepidv_poller *poller);
-
-/**
- * What to do next, given the time. `*action_out` is owned by the poller and stays valid until the
- * next `deepidv_poller_poll` (or `deepidv_poller_free`). Returns `DEEPIDV_OK` with an action, or
- * `DEEPIDV_INVALID_ARGUMENT` (NULL pointers; a poll while a request is in flight: feed its answer
- * first). Once done, every later poll answers `DEEPIDV_ACTION_DONE` again.
- *
- * # Safety
- * `poller` is NULL or a live poller used by nobody else; `action_out` is NULL or writable.
- */
-deepidv_result deepidv_poller_poll(deepidv_poller *poller,
-                                   uint64_t now_ms,
-                                   const deepidv_action **action_out);
 
 /**
  * The action's kind; `DEEPIDV_ACTION_DONE` for NULL.
@@ -842,6 +363,485 @@ const uint8_t *deepidv_action_get_body(const deepidv_action *action, size_t *len
  * `action` is NULL or a live action.
  */
 deepidv_result deepidv_action_get_result(const deepidv_action *action);
+
+/**
+ * A new cancellation handle, not cancelled. Never NULL. Free with `deepidv_cancel_free` once no
+ * call uses it.
+ */
+deepidv_cancel *deepidv_cancel_new(void);
+
+/**
+ * Cancels every call using this handle (now and later). Safe from any thread. NULL is a no-op.
+ *
+ * # Safety
+ * `cancel` is NULL or a live handle.
+ */
+void deepidv_cancel_cancel(const deepidv_cancel *cancel);
+
+/**
+ * Frees a cancellation handle. NULL is a no-op. No call may be using it.
+ *
+ * # Safety
+ * `cancel` is NULL or a handle from this library, not freed yet, not in use.
+ */
+void deepidv_cancel_free(deepidv_cancel *cancel);
+
+/**
+ * Creates a client for `api_key`, talking to `base_url` (NULL: `https://api.deepidv.com`). Plain
+ * `http` is allowed only to loopback hosts. On success `*out` is the client; otherwise NULL.
+ *
+ * # Safety
+ * `api_key` and `base_url` are NULL or NUL-terminated strings; `out` is NULL or writable.
+ */
+deepidv_result deepidv_client_new(const char *api_key, const char *base_url, deepidv_client **out);
+
+/**
+ * `deepidv_client_new` with options (NULL: defaults; copied, so free them whenever you like) and an
+ * error object in `*err_out` on failure (`err_out` may be NULL).
+ *
+ * # Safety
+ * String arguments are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out`
+ * are NULL or writable.
+ */
+deepidv_result deepidv_client_new_with_options(const char *api_key,
+                                               const char *base_url,
+                                               const deepidv_client_options *opts,
+                                               deepidv_client **out,
+                                               deepidv_error **err_out);
+
+/**
+ * Frees a client. NULL is a no-op. No call may be using it.
+ *
+ * # Safety
+ * `client` is NULL or a client from this library, not freed yet, not in use.
+ */
+void deepidv_client_free(deepidv_client *client);
+
+/**
+ * One snapshot of the job (retried on transient failures, a few times). A `failed` job is
+ * `DEEPIDV_OK` here: look at its status. On success `*out` is the job; otherwise NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `job_id` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+deepidv_result deepidv_client_get_job(const deepidv_client *client,
+                                      const char *job_id,
+                                      deepidv_job **out);
+
+/**
+ * `deepidv_client_get_job`, cancellable (`cancel` may be NULL) and with an error object in
+ * `*err_out` (`err_out` may be NULL).
+ *
+ * # Safety
+ * As `deepidv_client_get_job`; `cancel` is NULL or a live handle; `err_out` is NULL or writable.
+ */
+deepidv_result deepidv_client_get_job_ex(const deepidv_client *client,
+                                         const char *job_id,
+                                         const deepidv_cancel *cancel,
+                                         deepidv_job **out,
+                                         deepidv_error **err_out);
+
+/**
+ * Polls the job until it is `ready` (`DEEPIDV_OK`) or `failed` (`DEEPIDV_JOB_FAILED`: `*out` is still
+ * the failed job), or `timeout_ms` passes (`DEEPIDV_TIMEOUT`; 0 means the client's wait timeout,
+ * 10 minutes by default). Backoff, jitter and retries follow the client's options. On any other
+ * result `*out` is NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `job_id` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+deepidv_result deepidv_client_wait_job(const deepidv_client *client,
+                                       const char *job_id,
+                                       uint64_t timeout_ms,
+                                       deepidv_job **out);
+
+/**
+ * `deepidv_client_wait_job`, cancellable (`cancel` may be NULL: a cancel ends the wait with
+ * `DEEPIDV_TIMEOUT`) and with an error object in `*err_out` (`err_out` may be NULL).
+ *
+ * # Safety
+ * As `deepidv_client_wait_job`; `cancel` is NULL or a live handle; `err_out` is NULL or writable.
+ */
+deepidv_result deepidv_client_wait_job_ex(const deepidv_client *client,
+                                          const char *job_id,
+                                          uint64_t timeout_ms,
+                                          const deepidv_cancel *cancel,
+                                          deepidv_job **out,
+                                          deepidv_error **err_out);
+
+/**
+ * Starts an adverse-media screening (`POST /v1/screening/adverse-media`). `country` (two letters)
+ * and `idempotency_key` may be NULL; with no key a random one is made, and every retry of this call
+ * reuses it, so a retry never starts a second job. On success `*job_id_out` is the new job's id
+ * (free it with `deepidv_string_free`); otherwise NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client; strings are NULL or NUL-terminated; `job_id_out` and `err_out`
+ * are NULL or writable.
+ */
+deepidv_result deepidv_client_create_adverse_media(const deepidv_client *client,
+                                                   const char *first_name,
+                                                   const char *last_name,
+                                                   const char *email,
+                                                   const char *date_of_birth,
+                                                   const char *country,
+                                                   const char *idempotency_key,
+                                                   char **job_id_out,
+                                                   deepidv_error **err_out);
+
+/**
+ * This thread's last failure message, one line; `""` if there was none. Never NULL.
+ *
+ * The pointer stays valid until the next failing call into this library on this thread.
+ * It is thread-local: from Go (goroutines move between threads), use the `deepidv_error **err_out`
+ * variants instead.
+ */
+const char *deepidv_last_error(void);
+
+/**
+ * The code of an error; `DEEPIDV_INVALID_ARGUMENT` for NULL.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+deepidv_result deepidv_error_code(const deepidv_error *err);
+
+/**
+ * The one-line message of an error (never contains the API key); `""` for NULL. Lives as long as `err`.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+const char *deepidv_error_message(const deepidv_error *err);
+
+/**
+ * The HTTP status of the answer that caused the error; 0 if there was none (or for NULL).
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+uint16_t deepidv_error_http_status(const deepidv_error *err);
+
+/**
+ * The server's request id (`x-request-id`) of the answer that caused the error; NULL if none.
+ * Lives as long as `err`.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+const char *deepidv_error_request_id(const deepidv_error *err);
+
+/**
+ * `true` for a `DEEPIDV_NOT_FOUND` about a job this wait had seen earlier: it expired
+ * through the server's TTL rather than never existing.
+ *
+ * # Safety
+ * `err` is NULL or a live error from this library.
+ */
+bool deepidv_error_is_expired(const deepidv_error *err);
+
+/**
+ * Frees an error. NULL is a no-op.
+ *
+ * # Safety
+ * `err` is NULL or an error from this library, not freed yet.
+ */
+void deepidv_error_free(deepidv_error *err);
+
+/**
+ * The name of a result code, like `"DEEPIDV_NOT_FOUND"`; `"DEEPIDV_UNKNOWN_RESULT"` for a number
+ * that is not one. Static; never NULL.
+ */
+const char *deepidv_result_name(uint32_t code);
+
+/**
+ * The job's status; `DEEPIDV_STATUS_UNKNOWN` for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+deepidv_job_status deepidv_job_get_status(const deepidv_job *job);
+
+/**
+ * The status as the server spelled it (`"ready"`, or an unknown one like `"on_hold"`); NULL for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_status_text(const deepidv_job *job);
+
+/**
+ * The job's id; NULL for NULL. Lives as long as the job.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_id(const deepidv_job *job);
+
+/**
+ * `createdAt` in milliseconds since the Unix epoch (values under 10^11 are read as seconds and
+ * converted); 0 if it cannot be read as a time, or for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+int64_t deepidv_job_get_created_at_ms(const deepidv_job *job);
+
+/**
+ * `updatedAt` as sent (an RFC 3339 timestamp); NULL if absent, or for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_updated_at(const deepidv_job *job);
+
+/**
+ * The result exactly as the server sent it (JSON); NULL unless the job is ready.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_result_json(const deepidv_job *job);
+
+/**
+ * The server's reason; NULL unless the job failed.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_error(const deepidv_job *job);
+
+/**
+ * The whole job as the API's JSON (`jobId`, `status`, `createdAt`, `updatedAt`, `result`/`error`);
+ * NULL for NULL.
+ *
+ * # Safety
+ * `job` is NULL or a live job.
+ */
+const char *deepidv_job_get_json(const deepidv_job *job);
+
+/**
+ * Frees a job (and every string it handed out). NULL is a no-op.
+ *
+ * # Safety
+ * `job` is NULL or a job from this library, not freed yet.
+ */
+void deepidv_job_free(deepidv_job *job);
+
+/**
+ * New options, all defaults (request timeout 30 s, connect 10 s, polls every 2 s growing to 5 s,
+ * wait deadline 10 min, retries from 500 ms). Never NULL. Free with `deepidv_client_options_free`.
+ */
+deepidv_client_options *deepidv_client_options_new(void);
+
+/**
+ * Frees options. NULL is a no-op.
+ *
+ * # Safety
+ * `opts` is NULL or options from `deepidv_client_options_new`, not freed yet.
+ */
+void deepidv_client_options_free(deepidv_client_options *opts);
+
+/**
+ * Per-request timeout in milliseconds, all included (default 30000). Must be > 0.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_request_timeout_ms(deepidv_client_options *opts,
+                                                             uint64_t value);
+
+/**
+ * Connect timeout in milliseconds (default 10000). Must be > 0.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_connect_timeout_ms(deepidv_client_options *opts,
+                                                             uint64_t value);
+
+/**
+ * Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum; a
+ * maximum below it never shortens it).
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_poll_interval_ms(deepidv_client_options *opts,
+                                                           uint64_t value);
+
+/**
+ * Largest nominal delay between polls in milliseconds (default 5000).
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_max_poll_interval_ms(deepidv_client_options *opts,
+                                                               uint64_t value);
+
+/**
+ * Default deadline of a wait in milliseconds (default 600000), used when a wait is given 0.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_wait_timeout_ms(deepidv_client_options *opts,
+                                                          uint64_t value);
+
+/**
+ * First backoff ceiling after a transient failure, in milliseconds (default 500; doubles per failure).
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_retry_backoff_ms(deepidv_client_options *opts,
+                                                           uint64_t value);
+
+/**
+ * Largest backoff ceiling in milliseconds (default 30000).
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_max_retry_backoff_ms(deepidv_client_options *opts,
+                                                               uint64_t value);
+
+/**
+ * Retries of a single call (get, create) on transient failures (default 3).
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_max_retries(deepidv_client_options *opts, uint32_t value);
+
+/**
+ * A wait gives up after this many consecutive transient failures (default 5). Must be > 0.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_wait_max_failures(deepidv_client_options *opts,
+                                                            uint32_t value);
+
+/**
+ * Largest response body accepted, in bytes (default 16 MiB). Must be > 0.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_max_body_bytes(deepidv_client_options *opts,
+                                                         uint64_t value);
+
+/**
+ * Allows plain `http` to hosts that are not loopback (default false). Only for networks you trust.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else.
+ */
+deepidv_result deepidv_client_options_set_allow_insecure_http(deepidv_client_options *opts,
+                                                              bool allow);
+
+/**
+ * A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
+ * `timeout_ms` from `now_ms` (0: the options' wait timeout, 10 minutes by default). `base_url` NULL
+ * means the default; `seed` is any random number (for jitter); `opts` may be NULL. The poller reads
+ * the wall clock once, here, to interpret `Retry-After` dates.
+ *
+ * # Safety
+ * Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
+ * writable.
+ */
+deepidv_result deepidv_poller_new_wait(const char *api_key,
+                                       const char *base_url,
+                                       const char *job_id,
+                                       uint64_t now_ms,
+                                       uint64_t seed,
+                                       uint64_t timeout_ms,
+                                       const deepidv_client_options *opts,
+                                       deepidv_poller **out,
+                                       deepidv_error **err_out);
+
+/**
+ * A poller for one snapshot of the job (retried on transient failures a few times); a `failed`
+ * job is `DEEPIDV_OK` here. Arguments as `deepidv_poller_new_wait`.
+ *
+ * # Safety
+ * As `deepidv_poller_new_wait`.
+ */
+deepidv_result deepidv_poller_new_get(const char *api_key,
+                                      const char *base_url,
+                                      const char *job_id,
+                                      uint64_t now_ms,
+                                      uint64_t seed,
+                                      const deepidv_client_options *opts,
+                                      deepidv_poller **out,
+                                      deepidv_error **err_out);
+
+/**
+ * Saves a wait's progress as JSON (a `PollerState`: the job id, the wall-clock start, the budget, the
+ * attempt count, the last status seen...), for `deepidv_poller_resume` later, in this process or another
+ * one. `*state_json_out` is a NUL-terminated string to free with `deepidv_string_free`; keep it as an
+ * opaque blob (it holds no secret: the API key is not in it).
+ *
+ * Any time is fine, even while a request is in flight (that request is not part of the state: its
+ * answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
+ * once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
+ * `deepidv_poller_new_get` (only waits resume: start a get again instead).
+ *
+ * # Safety
+ * `poller` is NULL or a live poller not being used by another thread; `state_json_out` and `err_out`
+ * are NULL or writable.
+ */
+deepidv_result deepidv_poller_save(const deepidv_poller *poller,
+                                   char **state_json_out,
+                                   deepidv_error **err_out);
+
+/**
+ * Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
+ * original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
+ * whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
+ * The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
+ * whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
+ *
+ * `now_ms` is a reading of *your* monotonic clock, as for `deepidv_poller_new_wait`: any origin (it need
+ * not be the saving process's), the same clock for the resumed poller's whole life. `base_url` NULL means
+ * the default; `opts` may be NULL (the saved budget replaces its wait timeout). Returns `DEEPIDV_OK`, or
+ * `DEEPIDV_INVALID_ARGUMENT` for NULL pointers, a bad key, URL or options, and for a `state_json` that is
+ * not a saved state (not JSON, wrong shape, or an invalid job id inside it).
+ *
+ * # Safety
+ * Strings are NULL or NUL-terminated; `opts` is NULL or live options; `out` and `err_out` are NULL or
+ * writable.
+ */
+deepidv_result deepidv_poller_resume(const char *api_key,
+                                     const char *base_url,
+                                     const char *state_json,
+                                     uint64_t now_ms,
+                                     const deepidv_client_options *opts,
+                                     deepidv_poller **out,
+                                     deepidv_error **err_out);
+
+/**
+ * A wait's deadline on your clock (same origin as the `now_ms` it was made or resumed with), in
+ * milliseconds rounded up; 0 for a get (or NULL).
+ *
+ * # Safety
+ * `poller` is NULL or a live poller.
+ */
+uint64_t deepidv_poller_deadline_ms(const deepidv_poller *poller);
+
+/**
+ * What to do next, given the time. `*action_out` is owned by the poller and stays valid until the
+ * next `deepidv_poller_poll` (or `deepidv_poller_free`). Returns `DEEPIDV_OK` with an action, or
+ * `DEEPIDV_INVALID_ARGUMENT` (NULL pointers; a poll while a request is in flight: feed its answer
+ * first). Once done, every later poll answers `DEEPIDV_ACTION_DONE` again.
+ *
+ * # Safety
+ * `poller` is NULL or a live poller used by nobody else; `action_out` is NULL or writable.
+ */
+deepidv_result deepidv_poller_poll(deepidv_poller *poller,
+                                   uint64_t now_ms,
+                                   const deepidv_action **action_out);
 
 /**
  * Hands the poller the answer to the request it asked for, with the time it arrived: the status,

@@ -1,0 +1,314 @@
+//! `deepidv_client_options` (`deepidv_client_options_*`): timeouts, polling and retry policy for a
+//! client or a poller, and [`build_config`], which turns them into the core's `Config`.
+
+use std::ptr;
+use std::time::Duration;
+
+use deepidv_core::{ApiKey, BaseUrl, Config, Error};
+
+use crate::boundary::{call, free_box, guard, invalid, mut_arg};
+use crate::error::deepidv_result;
+
+/// Options for a client or a poller: timeouts, polling and retry policy. Create it with
+/// `deepidv_client_options_new`, set what you need, pass it to `deepidv_client_new_with_options`
+/// (which copies it), free it with `deepidv_client_options_free`.
+#[derive(Debug, Default, Clone)]
+pub struct deepidv_client_options {
+    request_timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    poll_interval: Option<Duration>,
+    max_poll_interval: Option<Duration>,
+    wait_timeout: Option<Duration>,
+    retry_backoff: Option<Duration>,
+    max_retry_backoff: Option<Duration>,
+    max_retries: Option<u32>,
+    wait_max_failures: Option<u32>,
+    max_body_bytes: Option<usize>,
+    allow_insecure_http: bool,
+}
+
+/// Milliseconds from C as a `Duration`.
+pub(crate) fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// The configuration for a key, a base URL (NULL: the default) and options.
+pub(crate) fn build_config(
+    api_key: &str,
+    base_url: Option<&str>,
+    opts: Option<&deepidv_client_options>,
+) -> Result<Config, Error> {
+    let default = deepidv_client_options::default();
+    let o = opts.unwrap_or(&default);
+    let mut config = Config::new(ApiKey::new(api_key)?).with_frontend("ffi");
+    if let Some(url) = base_url {
+        let url = if o.allow_insecure_http {
+            BaseUrl::parse_allowing_http(url)?
+        } else {
+            BaseUrl::parse(url)?
+        };
+        config = config.with_base_url(url);
+    }
+    if let Some(v) = o.request_timeout {
+        config.request_timeout = v;
+    }
+    if let Some(v) = o.connect_timeout {
+        config.connect_timeout = v;
+    }
+    // A cap below the first delay never shortens it: the core's rule, not ours.
+    if let Some(v) = o.poll_interval {
+        config.poll.interval = v;
+    }
+    if let Some(v) = o.max_poll_interval {
+        config.poll.max_interval = v;
+    }
+    if let Some(v) = o.wait_timeout {
+        config.poll.timeout = v;
+    }
+    if let Some(v) = o.retry_backoff {
+        config.retry.initial_backoff = v;
+    }
+    if let Some(v) = o.max_retry_backoff {
+        config.retry.max_backoff = v;
+    }
+    if let Some(v) = o.max_retries {
+        config.retry.call_max_retries = v;
+    }
+    if let Some(v) = o.wait_max_failures {
+        config.retry.wait_max_failures = v;
+    }
+    if let Some(v) = o.max_body_bytes {
+        config.max_body_bytes = v;
+    }
+    Ok(config)
+}
+
+/// New options, all defaults (request timeout 30 s, connect 10 s, polls every 2 s growing to 5 s,
+/// wait deadline 10 min, retries from 500 ms). Never NULL. Free with `deepidv_client_options_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn deepidv_client_options_new() -> *mut deepidv_client_options {
+    guard(
+        |_| ptr::null_mut(),
+        || Box::into_raw(Box::<deepidv_client_options>::default()),
+    )
+}
+
+/// Frees options. NULL is a no-op.
+///
+/// # Safety
+/// `opts` is NULL or options from `deepidv_client_options_new`, not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_free(opts: *mut deepidv_client_options) {
+    // SAFETY: per the contract.
+    guard(|_| (), || unsafe { free_box(opts) })
+}
+
+/// Sets one option. `what` names it in messages; `check` refuses bad values.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+unsafe fn set_option(
+    opts: *mut deepidv_client_options,
+    what: &str,
+    value: u64,
+    positive: bool,
+    set: impl FnOnce(&mut deepidv_client_options, u64),
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        if positive && value == 0 {
+            return Err(invalid(format!("{what} must be greater than 0")));
+        }
+        set(o, value);
+        Ok(())
+    })
+}
+
+/// Per-request timeout in milliseconds, all included (default 30000). Must be > 0.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_request_timeout_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "request timeout", value, true, |o, v| {
+            o.request_timeout = Some(ms(v))
+        })
+    }
+}
+
+/// Connect timeout in milliseconds (default 10000). Must be > 0.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_connect_timeout_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "connect timeout", value, true, |o, v| {
+            o.connect_timeout = Some(ms(v))
+        })
+    }
+}
+
+/// Nominal delay between polls in milliseconds (default 2000; grows ×1.5 up to the maximum; a
+/// maximum below it never shortens it).
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_poll_interval_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "poll interval", value, false, |o, v| {
+            o.poll_interval = Some(ms(v))
+        })
+    }
+}
+
+/// Largest nominal delay between polls in milliseconds (default 5000).
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_max_poll_interval_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "max poll interval", value, false, |o, v| {
+            o.max_poll_interval = Some(ms(v))
+        })
+    }
+}
+
+/// Default deadline of a wait in milliseconds (default 600000), used when a wait is given 0.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_wait_timeout_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "wait timeout", value, true, |o, v| {
+            o.wait_timeout = Some(ms(v))
+        })
+    }
+}
+
+/// First backoff ceiling after a transient failure, in milliseconds (default 500; doubles per failure).
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_retry_backoff_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "retry backoff", value, false, |o, v| {
+            o.retry_backoff = Some(ms(v))
+        })
+    }
+}
+
+/// Largest backoff ceiling in milliseconds (default 30000).
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_max_retry_backoff_ms(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "max retry backoff", value, false, |o, v| {
+            o.max_retry_backoff = Some(ms(v))
+        })
+    }
+}
+
+/// Retries of a single call (get, create) on transient failures (default 3).
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_max_retries(
+    opts: *mut deepidv_client_options,
+    value: u32,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "max retries", u64::from(value), false, |o, v| {
+            o.max_retries = Some(u32::try_from(v).unwrap_or(u32::MAX))
+        })
+    }
+}
+
+/// A wait gives up after this many consecutive transient failures (default 5). Must be > 0.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_wait_max_failures(
+    opts: *mut deepidv_client_options,
+    value: u32,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "wait max failures", u64::from(value), true, |o, v| {
+            o.wait_max_failures = Some(u32::try_from(v).unwrap_or(u32::MAX))
+        })
+    }
+}
+
+/// Largest response body accepted, in bytes (default 16 MiB). Must be > 0.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_max_body_bytes(
+    opts: *mut deepidv_client_options,
+    value: u64,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "max body bytes", value, true, |o, v| {
+            o.max_body_bytes = Some(usize::try_from(v).unwrap_or(usize::MAX))
+        })
+    }
+}
+
+/// Allows plain `http` to hosts that are not loopback (default false). Only for networks you trust.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_allow_insecure_http(
+    opts: *mut deepidv_client_options,
+    allow: bool,
+) -> deepidv_result {
+    // SAFETY: forwarded.
+    unsafe {
+        set_option(opts, "allow insecure http", 0, false, |o, _| {
+            o.allow_insecure_http = allow
+        })
+    }
+}
