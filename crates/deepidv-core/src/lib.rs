@@ -55,9 +55,12 @@
 
 mod adverse_media;
 mod config;
+mod create;
+mod engine;
 mod error;
 mod exchange;
 mod job;
+mod machine;
 mod poller;
 mod rng;
 pub mod sanitize;
@@ -70,14 +73,13 @@ pub use config::{
     API_KEY_ENV, ApiKey, BASE_URL_ENV, BaseUrl, Config, DEFAULT_BASE_URL, PollPolicy, RetryPolicy,
     VERSION,
 };
+pub use create::CreateScreening;
 pub use error::{Error, ErrorKind};
 pub use exchange::{
     REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message,
 };
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
-pub use poller::{
-    Action, CreateScreening, Event, Machine, Poller, PollerState, TransportError,
-    TransportErrorKind,
-};
+pub use machine::{Action, Event, Machine, TransportError, TransportErrorKind};
+pub use poller::{Poller, PollerState};
 
 pub use http;
