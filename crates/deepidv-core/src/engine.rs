@@ -168,7 +168,11 @@ impl<T> Engine<T> {
                         .min(d.saturating_sub(now).max(Duration::from_secs(1))),
                     None => self.config.request_timeout,
                 };
-                Action::Send { request, timeout }
+                Action::Send {
+                    request,
+                    timeout,
+                    max_body_bytes: self.config.max_body_bytes,
+                }
             }
             Err(e) => {
                 self.finished = true;

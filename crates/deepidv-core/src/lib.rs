@@ -24,13 +24,14 @@
 //! let mut poller = Poller::wait(config, JobId::new("job_1")?, now, SystemTime::UNIX_EPOCH, 42);
 //! let job = loop {
 //!     match poller.poll(now) {
-//!         Action::Send { request, timeout: _ } => {
-//!             let response = send(request); // your HTTP client; or handle_transport_error
+//!         Action::Send { request, timeout: _, max_body_bytes: _ } => {
+//!             // your HTTP client (reading at most `max_body_bytes + 1` bytes of the
+//!             // body, within `timeout`); on a failure, `handle_transport_error`
+//!             let response = send(request);
 //!             poller.handle_response(now, &response);
 //!         }
 //!         Action::WaitUntil(t) => now = t, // sleep until `t` on your clock
 //!         Action::Done(outcome) => break outcome?,
-//!         _ => unreachable!("Action is non_exhaustive"),
 //!     }
 //! };
 //! assert!(job.is_terminal());

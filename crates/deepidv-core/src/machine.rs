@@ -15,7 +15,6 @@ use crate::job::Job;
 /// Every answer ends in either a request to send, an instant to wait for, or the
 /// outcome: a machine never leaves its caller without a next step.
 #[must_use = "an Action says what to do next; dropping it stalls the machine"]
-#[non_exhaustive]
 #[allow(clippy::large_enum_variant)] // `Send` is the hot variant; boxing it would allocate per request
 #[derive(Debug)]
 pub enum Action<T> {
@@ -26,6 +25,9 @@ pub enum Action<T> {
         request: Request<Vec<u8>>,
         /// How long this request may take, all included.
         timeout: Duration,
+        /// Largest body the machine accepts: read at most one byte past it (so
+        /// the machine sees that the answer was too large) and no more.
+        max_body_bytes: usize,
     },
     /// Nothing to do before this instant (on the caller's clock); then poll again.
     WaitUntil(Duration),
@@ -90,23 +92,39 @@ pub enum Event {
 ///
 /// `now` is a reading of the caller's monotonic clock, as time since any origin the
 /// caller chose, and must come from the same clock for a machine's whole life.
+///
+/// The methods come in three groups, the way a sans-IO protocol machine (such as
+/// quinn-proto's `Connection`) is driven:
+///
+/// - **Inputs** — [`handle_response`](Machine::handle_response) and
+///   [`handle_transport_error`](Machine::handle_transport_error): what happened to
+///   the request last sent.
+/// - **Outputs** — [`poll`](Machine::poll), which returns the next [`Action`]
+///   (a request to send, with its timeout and body cap; an instant to wait for; or
+///   the outcome), and [`poll_event`](Machine::poll_event), which drains
+///   [`Event`]s for observers.
+/// - **Timers** — there is no separate timer call: [`Action::WaitUntil`] names the
+///   instant (the next poll, a backoff, or at the latest the deadline) after which
+///   the caller calls [`poll`](Machine::poll) again.
 pub trait Machine {
     /// What the machine produces when it is done.
     type Output;
 
+    // Outputs
+
     /// What to do next, given the time.
     fn poll(&mut self, now: Duration) -> Action<Self::Output>;
-
-    /// Feeds the answer to the request last sent, with the time it arrived. The
-    /// body must be read with at most [`Machine::max_body_bytes`]` + 1` bytes.
-    fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>);
-
-    /// Feeds the failure of the request last sent, with the time it happened.
-    fn handle_transport_error(&mut self, now: Duration, error: TransportError);
 
     /// The next event for observers, if any.
     fn poll_event(&mut self) -> Option<Event>;
 
-    /// Largest body the machine accepts; read no more than one byte past it.
-    fn max_body_bytes(&self) -> usize;
+    // Inputs
+
+    /// Feeds the answer to the request last sent, with the time it arrived. The
+    /// body must be read with at most the `max_body_bytes` of its
+    /// [`Action::Send`]` + 1` bytes.
+    fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>);
+
+    /// Feeds the failure of the request last sent, with the time it happened.
+    fn handle_transport_error(&mut self, now: Duration, error: TransportError);
 }

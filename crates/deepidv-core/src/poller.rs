@@ -316,8 +316,4 @@ impl Machine for Poller {
     fn poll_event(&mut self) -> Option<Event> {
         self.engine.events.pop_front()
     }
-
-    fn max_body_bytes(&self) -> usize {
-        self.engine.config.max_body_bytes
-    }
 }

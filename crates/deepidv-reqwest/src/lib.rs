@@ -356,8 +356,11 @@ impl Client {
             return Some(Err(cancelled()));
         }
         match machine.poll(self.now()) {
-            Action::Send { request, timeout } => {
-                let max_body = machine.max_body_bytes();
+            Action::Send {
+                request,
+                timeout,
+                max_body_bytes: max_body,
+            } => {
                 let request = match urls.request(request) {
                     Ok(r) => r,
                     Err(e) => {
@@ -400,10 +403,6 @@ impl Client {
                 None
             }
             Action::Done(outcome) => Some(outcome),
-            _ => Some(Err(Error::new(
-                ErrorKind::Internal,
-                "the core asked for an action this adapter does not know",
-            ))),
         }
     }
 

@@ -238,8 +238,12 @@ impl Client {
             return Some(Err(CancelHandle::error()));
         }
         match machine.poll(self.now()) {
-            Action::Send { request, timeout } => {
-                match self.send(request, timeout, machine.max_body_bytes()) {
+            Action::Send {
+                request,
+                timeout,
+                max_body_bytes,
+            } => {
+                match self.send(request, timeout, max_body_bytes) {
                     Ok(response) => machine.handle_response(self.now(), &response),
                     Err(e) => machine.handle_transport_error(self.now(), e),
                 }
@@ -258,10 +262,6 @@ impl Client {
                 None
             }
             Action::Done(outcome) => Some(outcome),
-            _ => Some(Err(Error::new(
-                ErrorKind::Internal,
-                "the core asked for an action this adapter does not know",
-            ))),
         }
     }
 
