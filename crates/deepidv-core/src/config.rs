@@ -346,6 +346,17 @@ impl Config {
         self
     }
 
+    /// Names `frontend` in the `User-Agent` unless the caller already named one
+    /// (an adapter calls this with its own name; a CLI or binding that set its
+    /// name first keeps it).
+    pub fn with_default_frontend(self, frontend: &str) -> Self {
+        if self.frontend == "core" {
+            self.with_frontend(frontend)
+        } else {
+            self
+        }
+    }
+
     /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`.
     pub fn user_agent(&self) -> String {
         let frontend: String = self
@@ -476,6 +487,9 @@ mod tests {
 
     #[test]
     fn user_agent_shape() {
+        let c = Config::new(ApiKey::new("k").unwrap()).with_default_frontend("ureq");
+        assert_eq!(c.frontend, "ureq");
+        assert_eq!(c.clone().with_default_frontend("reqwest").frontend, "ureq");
         let c = Config::new(ApiKey::new("k").unwrap()).with_frontend("ureq");
         assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (ureq)"));
         let c = c.with_frontend("evil)\r\n");

@@ -65,6 +65,8 @@ mod machine;
 mod poller;
 mod rng;
 pub mod sanitize;
+mod start;
+mod watch;
 
 pub use adverse_media::{
     AdverseMediaRequest, AdverseMediaResult, Article, Category, CreatedJob, Exposure, Finding,
@@ -82,5 +84,7 @@ pub use exchange::{
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
 pub use machine::{Action, Event, Machine, TransportError, TransportErrorKind};
 pub use poller::{Poller, PollerState};
+pub use start::Start;
+pub use watch::{WatchFeed, WatchNext};
 
 pub use http;
