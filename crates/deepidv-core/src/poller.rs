@@ -177,7 +177,7 @@ impl Poller {
             consecutive_failures: self.engine.failures,
             last_status: self.last_status.clone(),
             seen: self.seen,
-            rng: self.engine.rng.next_u64_peek(),
+            rng: self.engine.rng.state(),
         }
     }
 
