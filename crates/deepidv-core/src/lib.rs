@@ -42,6 +42,15 @@
 //! there is one retry loop, not two nested ones. While it runs, [`Machine::poll_event`]
 //! reports status changes and retries to observers (progress bars, `watch`).
 //!
+//! # Layout
+//! One concern per module: the contract an adapter implements ([`Machine`],
+//! [`Action`], [`Event`], [`TransportError`]); the engine every machine shares
+//! (retries, backoff, deadlines; private); the machines, [`Poller`] (get and wait,
+//! saved as [`PollerState`]) and [`CreateScreening`]; [`Start`], the clocks and
+//! seed every machine is built from; and [`WatchFeed`], how a watch ends. Around
+//! them: [`Config`] and its policies, the wire types ([`Job`], [`AdverseMediaRequest`]…),
+//! request building and response checking, and [`Error`].
+//!
 //! # Units
 //! `createdAt` is kept exactly as sent ([`CreatedAt`]); [`CreatedAt::unix_millis`]
 //! reads values of 10^11 and above as milliseconds and smaller ones as seconds,
