@@ -274,6 +274,15 @@ uint64_t deepidv_action_get_wait_until_ms(const deepidv_action *action);
 uint64_t deepidv_action_get_timeout_ms(const deepidv_action *action);
 
 /**
+ * SEND: the largest response body the poller accepts, in bytes. Read at most one byte past it
+ * (so the poller sees that the answer was too large), and hand over what was read. 0 otherwise.
+ *
+ * # Safety
+ * `action` is NULL or a live action.
+ */
+uint64_t deepidv_action_get_max_body_bytes(const deepidv_action *action);
+
+/**
  * SEND: the method (`"GET"`, `"POST"`). `""` otherwise; NULL for NULL.
  *
  * # Safety

@@ -56,8 +56,13 @@ static void perform(deepidv_poller *p, const deepidv_action *a) {
         return;
     }
     fprintf(stderr, "  %s %s -> %d\n", deepidv_action_get_method(a), deepidv_action_get_path(a), r.status);
+    /* Hand over at most one byte past the poller's cap: enough for it to see that an answer is
+     * too large. (mini_http buffers whole answers; a streaming client would stop reading here.) */
+    uint64_t max_body = deepidv_action_get_max_body_bytes(a);
+    size_t body_len_in = r.body_len;
+    if (max_body < (uint64_t)SIZE_MAX && (uint64_t)body_len_in > max_body + 1) body_len_in = (size_t)(max_body + 1);
     deepidv_poller_handle_response(p, now_ms(), (uint16_t)r.status, (const char *const *)r.names,
-                                   (const char *const *)r.values, r.n_headers, r.body, r.body_len);
+                                   (const char *const *)r.values, r.n_headers, r.body, body_len_in);
     mh_response_free(&r);
 }
 

@@ -445,7 +445,8 @@ static void test_nulls_and_bad_utf8(void) {
     CHECK(!deepidv_error_is_expired(NULL), "expired of NULL");
     CHECK(deepidv_action_get_kind(NULL) == DEEPIDV_ACTION_DONE, "kind of NULL");
     CHECK(deepidv_action_get_wait_ms(NULL) == 0 && deepidv_action_get_wait_until_ms(NULL) == 0 &&
-              deepidv_action_get_timeout_ms(NULL) == 0 && deepidv_action_get_port(NULL) == 0 &&
+              deepidv_action_get_timeout_ms(NULL) == 0 && deepidv_action_get_max_body_bytes(NULL) == 0 &&
+              deepidv_action_get_port(NULL) == 0 &&
               deepidv_action_get_header_count(NULL) == 0,
           "numbers of NULL");
     CHECK(deepidv_action_get_method(NULL) == NULL && deepidv_action_get_url(NULL) == NULL &&
@@ -550,6 +551,7 @@ static deepidv_result run_poller_until(deepidv_poller *p, deepidv_job **job, int
         switch (deepidv_action_get_kind(a)) {
         case DEEPIDV_ACTION_SEND: {
             (*sends)++;
+            CHECK(deepidv_action_get_max_body_bytes(a) > 0, "a SEND carries its body cap");
             size_t n = deepidv_action_get_header_count(a);
             const char *names[32], *values[32];
             for (size_t i = 0; i < n && i < 32; i++) {

@@ -266,7 +266,7 @@ fn adverse_media(cli: &Cli, ctx: &Ctx, a: &AdverseMediaArgs) -> Result<u8, Error
     progress.label("starting the screening");
     let created = drive(
         &client,
-        &mut client.create_call(&request, key),
+        &mut client.create_call(&request, key)?,
         &mut progress,
     )?;
     if !a.wait {
@@ -340,7 +340,7 @@ fn demo(ctx: &Ctx) -> Result<u8, Error> {
     ));
     progress.label("POST /v1/screening/adverse-media");
     let created = client.drive(
-        &mut client.create_call(&request, None),
+        &mut client.create_call(&request, None)?,
         &mut |e| progress.event(e),
         None,
     )?;

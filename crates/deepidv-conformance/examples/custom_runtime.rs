@@ -98,20 +98,16 @@ fn run_machine<M: Machine>(
             }
         }
         match action {
-            Action::Send { request, timeout } => {
-                match exchange(&request, timeout, machine.max_body_bytes()) {
-                    Ok(response) => machine.handle_response(now(), &response),
-                    Err(e) => machine.handle_transport_error(now(), e),
-                }
-            }
+            Action::Send {
+                request,
+                timeout,
+                max_body_bytes,
+            } => match exchange(&request, timeout, max_body_bytes) {
+                Ok(response) => machine.handle_response(now(), &response),
+                Err(e) => machine.handle_transport_error(now(), e),
+            },
             Action::WaitUntil(at) => std::thread::sleep(at.saturating_sub(now())),
             Action::Done(outcome) => return outcome,
-            _ => {
-                return Err(Error::new(
-                    deepidv_core::ErrorKind::Internal,
-                    "unknown action",
-                ));
-            }
         }
     }
 }

@@ -133,11 +133,10 @@ impl Adapter for Ureq {
         request: &AdverseMediaRequest,
     ) -> (Result<CreatedJob, Error>, Vec<Event>) {
         let mut events = Vec::new();
-        let r = self.0.drive(
-            &mut self.0.create_call(request, None),
-            &mut collect(&mut events),
-            None,
-        );
+        let r = self
+            .0
+            .create_call(request, None)
+            .and_then(|mut call| self.0.drive(&mut call, &mut collect(&mut events), None));
         (r, events)
     }
     fn watch(&self, id: &JobId, limit: usize) -> Watched {
@@ -261,10 +260,10 @@ impl Adapter for Reqwest {
         request: &AdverseMediaRequest,
     ) -> (Result<CreatedJob, Error>, Vec<Event>) {
         let mut events = Vec::new();
-        let mut call = self.client.create_call(request, None);
-        let r = self
-            .runtime
-            .block_on(self.client.drive(&mut call, collect(&mut events), None));
+        let r = self.client.create_call(request, None).and_then(|mut call| {
+            self.runtime
+                .block_on(self.client.drive(&mut call, collect(&mut events), None))
+        });
         (r, events)
     }
     fn watch(&self, id: &JobId, limit: usize) -> Watched {

@@ -356,6 +356,23 @@ impl IdempotencyKey {
         ))
     }
 
+    /// A fresh key from `fill`, a source of random bytes such as the OS CSPRNG
+    /// (an adapter passes its CSPRNG's fill function); the core draws none itself. A failing source is an
+    /// error of kind [`ErrorKind::Internal`](crate::ErrorKind::Internal): a key must
+    /// never be guessable or repeated.
+    pub fn generate<E: std::fmt::Display>(
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Self, crate::Error> {
+        let mut bytes = [0u8; 16];
+        fill(&mut bytes).map_err(|e| {
+            crate::Error::new(
+                crate::ErrorKind::Internal,
+                format!("no randomness for an Idempotency-Key: {e}"),
+            )
+        })?;
+        Ok(Self::from_random(bytes))
+    }
+
     /// The key.
     pub fn as_str(&self) -> &str {
         &self.0

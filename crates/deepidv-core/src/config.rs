@@ -195,7 +195,46 @@ fn is_loopback(host: &str) -> bool {
     }
 }
 
+/// Builder methods `with_<field>` for a `#[non_exhaustive]` struct whose users
+/// cannot write a struct literal (not even with `..Default::default()`).
+macro_rules! with_fields {
+    ($($(#[$m:meta])* $name:ident($field:ident: $ty:ty);)*) => {
+        $(
+            $(#[$m])*
+            #[must_use]
+            pub fn $name(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 /// How a wait polls a job that is not finished yet.
+///
+/// Build one from the defaults (the struct is `#[non_exhaustive]`, so it grows
+/// without breaking you):
+///
+/// ```
+/// use std::time::Duration;
+/// use deepidv_core::{ApiKey, Config, PollPolicy, RetryPolicy};
+///
+/// let poll = PollPolicy::default()
+///     .with_interval(Duration::from_secs(1))
+///     .with_max_interval(Duration::from_secs(10))
+///     .with_timeout(Duration::from_secs(120));
+/// let retry = RetryPolicy::default()
+///     .with_call_max_retries(1)
+///     .with_max_backoff(Duration::from_secs(5));
+/// let config = Config::new(ApiKey::new("sk_test_123")?)
+///     .with_poll(poll)
+///     .with_retry(retry)
+///     .with_request_timeout(Duration::from_secs(15));
+/// assert_eq!(config.poll.interval, Duration::from_secs(1));
+/// assert_eq!(config.retry.call_max_retries, 1);
+/// assert_eq!(config.retry.wait_max_failures, RetryPolicy::default().wait_max_failures);
+/// # Ok::<(), deepidv_core::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollPolicy {
@@ -228,6 +267,21 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
+    with_fields! {
+        /// Sets [`PollPolicy::first_delay`].
+        with_first_delay(first_delay: Duration);
+        /// Sets [`PollPolicy::interval`].
+        with_interval(interval: Duration);
+        /// Sets [`PollPolicy::multiplier`].
+        with_multiplier(multiplier: f64);
+        /// Sets [`PollPolicy::max_interval`].
+        with_max_interval(max_interval: Duration);
+        /// Sets [`PollPolicy::jitter`].
+        with_jitter(jitter: f64);
+        /// Sets [`PollPolicy::timeout`].
+        with_timeout(timeout: Duration);
+    }
+
     /// The nominal (un-jittered) delay after the `n`-th poll (`n` from 1).
     pub fn nominal_delay(&self, n: u32) -> Duration {
         let growth = self
@@ -241,6 +295,9 @@ impl PollPolicy {
 }
 
 /// How transient failures (408, 429, 5xx, connect/reset/timeout) are retried.
+///
+/// `#[non_exhaustive]`: build one with [`RetryPolicy::default`] and the `with_*`
+/// methods (see [`PollPolicy`] for an example).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -270,6 +327,19 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    with_fields! {
+        /// Sets [`RetryPolicy::initial_backoff`].
+        with_initial_backoff(initial_backoff: Duration);
+        /// Sets [`RetryPolicy::max_backoff`].
+        with_max_backoff(max_backoff: Duration);
+        /// Sets [`RetryPolicy::max_retry_after`].
+        with_max_retry_after(max_retry_after: Duration);
+        /// Sets [`RetryPolicy::wait_max_failures`].
+        with_wait_max_failures(wait_max_failures: u32);
+        /// Sets [`RetryPolicy::call_max_retries`].
+        with_call_max_retries(call_max_retries: u32);
+    }
+
     /// The backoff ceiling after `failures` consecutive failures (from 1).
     pub fn backoff_ceiling(&self, failures: u32) -> Duration {
         let factor = 1u64 << failures.saturating_sub(1).min(30);
@@ -340,10 +410,36 @@ impl Config {
         self
     }
 
+    with_fields! {
+        /// Sets [`Config::api_key`].
+        with_api_key(api_key: ApiKey);
+        /// Sets [`Config::request_timeout`].
+        with_request_timeout(request_timeout: Duration);
+        /// Sets [`Config::connect_timeout`].
+        with_connect_timeout(connect_timeout: Duration);
+        /// Sets [`Config::max_body_bytes`].
+        with_max_body_bytes(max_body_bytes: usize);
+        /// Sets [`Config::poll`].
+        with_poll(poll: PollPolicy);
+        /// Sets [`Config::retry`].
+        with_retry(retry: RetryPolicy);
+    }
+
     /// Sets the frontend named in the `User-Agent`.
     pub fn with_frontend(mut self, frontend: impl Into<String>) -> Self {
         self.frontend = frontend.into();
         self
+    }
+
+    /// Names `frontend` in the `User-Agent` unless the caller already named one
+    /// (an adapter calls this with its own name; a CLI or binding that set its
+    /// name first keeps it).
+    pub fn with_default_frontend(self, frontend: &str) -> Self {
+        if self.frontend == "core" {
+            self.with_frontend(frontend)
+        } else {
+            self
+        }
     }
 
     /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`.
@@ -476,6 +572,9 @@ mod tests {
 
     #[test]
     fn user_agent_shape() {
+        let c = Config::new(ApiKey::new("k").unwrap()).with_default_frontend("ureq");
+        assert_eq!(c.frontend, "ureq");
+        assert_eq!(c.clone().with_default_frontend("reqwest").frontend, "ureq");
         let c = Config::new(ApiKey::new("k").unwrap()).with_frontend("ureq");
         assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (ureq)"));
         let c = c.with_frontend("evil)\r\n");

@@ -133,6 +133,16 @@ impl Error {
         Self::new(ErrorKind::InvalidArgument, message)
     }
 
+    /// The error of a call its caller cancelled (a cancel handle or token): of
+    /// kind [`ErrorKind::Timeout`], its message starting with "cancelled". Every
+    /// adapter reports a cancel with this one error.
+    pub fn cancelled() -> Self {
+        Self::new(
+            ErrorKind::Timeout,
+            "cancelled by the caller before the job finished",
+        )
+    }
+
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }

@@ -110,6 +110,7 @@ impl std::str::FromStr for JobId {
 
 /// A job's status. Unknown values are kept, and are not terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum JobStatus {
     /// Queued, not picked up yet.
     Pending,
@@ -290,6 +291,7 @@ impl<'de> Deserialize<'de> for JobResult {
 
 /// What a job is doing, with what only that state carries.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum JobState {
     /// Queued.
     Pending,

@@ -24,13 +24,14 @@
 //! let mut poller = Poller::wait(config, JobId::new("job_1")?, now, SystemTime::UNIX_EPOCH, 42);
 //! let job = loop {
 //!     match poller.poll(now) {
-//!         Action::Send { request, timeout: _ } => {
-//!             let response = send(request); // your HTTP client; or handle_transport_error
+//!         Action::Send { request, timeout: _, max_body_bytes: _ } => {
+//!             // your HTTP client (reading at most `max_body_bytes + 1` bytes of the
+//!             // body, within `timeout`); on a failure, `handle_transport_error`
+//!             let response = send(request);
 //!             poller.handle_response(now, &response);
 //!         }
 //!         Action::WaitUntil(t) => now = t, // sleep until `t` on your clock
 //!         Action::Done(outcome) => break outcome?,
-//!         _ => unreachable!("Action is non_exhaustive"),
 //!     }
 //! };
 //! assert!(job.is_terminal());
@@ -40,6 +41,15 @@
 //! Adapters never retry on their own: the machine owns every retry decision, so
 //! there is one retry loop, not two nested ones. While it runs, [`Machine::poll_event`]
 //! reports status changes and retries to observers (progress bars, `watch`).
+//!
+//! # Layout
+//! One concern per module: the contract an adapter implements ([`Machine`],
+//! [`Action`], [`Event`], [`TransportError`]); the engine every machine shares
+//! (retries, backoff, deadlines; private); the machines, [`Poller`] (get and wait,
+//! saved as [`PollerState`]) and [`CreateScreening`]; [`Start`], the clocks and
+//! seed every machine is built from; and [`WatchFeed`], how a watch ends. Around
+//! them: [`Config`] and its policies, the wire types ([`Job`], [`AdverseMediaRequest`]…),
+//! request building and response checking, and [`Error`].
 //!
 //! # Units
 //! `createdAt` is kept exactly as sent ([`CreatedAt`]); [`CreatedAt::unix_millis`]
@@ -55,12 +65,17 @@
 
 mod adverse_media;
 mod config;
+mod create;
+mod engine;
 mod error;
 mod exchange;
 mod job;
+mod machine;
 mod poller;
 mod rng;
 pub mod sanitize;
+mod start;
+mod watch;
 
 pub use adverse_media::{
     AdverseMediaRequest, AdverseMediaResult, Article, Category, CreatedJob, Exposure, Finding,
@@ -70,14 +85,15 @@ pub use config::{
     API_KEY_ENV, ApiKey, BASE_URL_ENV, BaseUrl, Config, DEFAULT_BASE_URL, PollPolicy, RetryPolicy,
     VERSION,
 };
+pub use create::CreateScreening;
 pub use error::{Error, ErrorKind};
 pub use exchange::{
     REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message,
 };
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
-pub use poller::{
-    Action, CreateScreening, Event, Machine, Poller, PollerState, TransportError,
-    TransportErrorKind,
-};
+pub use machine::{Action, Event, Machine, TransportError, TransportErrorKind};
+pub use poller::{Poller, PollerState};
+pub use start::Start;
+pub use watch::{WatchFeed, WatchNext};
 
 pub use http;

@@ -28,8 +28,22 @@ impl Rng {
 }
 
 impl Rng {
-    /// The state, to serialize (drawing continues from here on resume).
-    pub(crate) fn next_u64_peek(&self) -> u64 {
+    /// The generator's state, to save with a wait (drawing continues from here
+    /// on resume: `Rng::new(rng.state())` draws what `rng` would have drawn).
+    pub(crate) fn state(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn a_generator_rebuilt_from_its_state_draws_the_same_numbers() {
+        let mut a = Rng::new(7);
+        a.next_u64();
+        let mut b = Rng::new(a.state());
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 }

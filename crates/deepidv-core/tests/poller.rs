@@ -599,3 +599,16 @@ fn with_timeout_is_a_wait_with_that_deadline() {
 fn wait_at(start: Duration, seed: u64) -> Poller {
     Poller::wait(arc(config()), id(), start, wall(), seed)
 }
+
+#[test]
+fn a_generated_key_is_a_uuid_from_the_source_and_a_failing_source_is_an_error() {
+    let k = IdempotencyKey::generate(|b: &mut [u8]| {
+        b.fill(0xff);
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    assert_eq!(k, IdempotencyKey::from_random([0xff; 16]));
+    let e = IdempotencyKey::generate(|_: &mut [u8]| Err("no entropy")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Internal);
+    assert!(e.message().contains("no entropy"), "{e}");
+}

@@ -184,9 +184,12 @@ proptest! {
 }
 
 #[test]
-fn machine_trait_exposes_the_body_cap() {
+fn send_action_carries_the_body_cap() {
     let mut c = config();
     c.max_body_bytes = 1234;
-    let p = Poller::get(arc(c), JobId::new("j").unwrap(), Duration::ZERO, wall(), 0);
-    assert_eq!(p.max_body_bytes(), 1234);
+    let mut p = Poller::get(arc(c), JobId::new("j").unwrap(), Duration::ZERO, wall(), 0);
+    match p.poll(Duration::ZERO) {
+        deepidv_core::Action::Send { max_body_bytes, .. } => assert_eq!(max_body_bytes, 1234),
+        other => panic!("expected a request, got {other:?}"),
+    }
 }

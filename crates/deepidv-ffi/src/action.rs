@@ -32,6 +32,7 @@ pub struct deepidv_action {
     wait_ms: u64,
     wait_until_ms: u64,
     timeout_ms: u64,
+    max_body_bytes: u64,
     method: CString,
     url: CString,
     scheme: CString,
@@ -50,6 +51,7 @@ impl deepidv_action {
             wait_ms: 0,
             wait_until_ms: 0,
             timeout_ms: 0,
+            max_body_bytes: 0,
             method: CString::default(),
             url: CString::default(),
             scheme: CString::default(),
@@ -63,13 +65,18 @@ impl deepidv_action {
     }
 
     /// SEND: the request to send, and how long it may take.
-    pub(crate) fn send(request: http::Request<Vec<u8>>, timeout: Duration) -> Self {
+    pub(crate) fn send(
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+        max_body_bytes: usize,
+    ) -> Self {
         let (parts, body) = request.into_parts();
         let uri = &parts.uri;
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let text = |b: &[u8]| cstring(&String::from_utf8_lossy(b));
         Self {
             timeout_ms: ceil_ms(timeout),
+            max_body_bytes: u64::try_from(max_body_bytes).unwrap_or(u64::MAX),
             method: cstring(parts.method.as_str()),
             url: cstring(&uri.to_string()),
             scheme: cstring(uri.scheme_str().unwrap_or("")),
@@ -150,6 +157,17 @@ pub unsafe extern "C" fn deepidv_action_get_wait_until_ms(action: *const deepidv
 pub unsafe extern "C" fn deepidv_action_get_timeout_ms(action: *const deepidv_action) -> u64 {
     // SAFETY: forwarded.
     unsafe { read(action, 0, |a| a.timeout_ms) }
+}
+
+/// SEND: the largest response body the poller accepts, in bytes. Read at most one byte past it
+/// (so the poller sees that the answer was too large), and hand over what was read. 0 otherwise.
+///
+/// # Safety
+/// `action` is NULL or a live action.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_action_get_max_body_bytes(action: *const deepidv_action) -> u64 {
+    // SAFETY: forwarded.
+    unsafe { read(action, 0, |a| a.max_body_bytes) }
 }
 
 /// SEND: the method (`"GET"`, `"POST"`). `""` otherwise; NULL for NULL.

@@ -31,7 +31,7 @@ impl deepidv_job_status {
             JobStatus::Processing => Self::DEEPIDV_STATUS_PROCESSING,
             JobStatus::Ready => Self::DEEPIDV_STATUS_READY,
             JobStatus::Failed => Self::DEEPIDV_STATUS_FAILED,
-            JobStatus::Unknown(_) => Self::DEEPIDV_STATUS_UNKNOWN,
+            _ => Self::DEEPIDV_STATUS_UNKNOWN, // Unknown, and statuses added later
         }
     }
 }

@@ -332,9 +332,13 @@ pub unsafe extern "C" fn deepidv_poller_poll(
         } else {
             let now = ms(now_ms);
             match p.poller.poll(now) {
-                Action::Send { request, timeout } => {
+                Action::Send {
+                    request,
+                    timeout,
+                    max_body_bytes,
+                } => {
                     p.in_flight = true;
-                    deepidv_action::send(request, timeout)
+                    deepidv_action::send(request, timeout, max_body_bytes)
                 }
                 Action::WaitUntil(at) => deepidv_action::wait(now, at),
                 Action::Done(outcome) => {
@@ -345,12 +349,6 @@ pub unsafe extern "C" fn deepidv_poller_poll(
                     p.outcome = Some(outcome);
                     p.done = Some(result);
                     deepidv_action::done(result)
-                }
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::Internal,
-                        "the core asked for an action this library does not know",
-                    ));
                 }
             }
         };

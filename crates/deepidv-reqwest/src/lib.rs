@@ -41,7 +41,6 @@
 #![deny(missing_docs)]
 
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -52,7 +51,8 @@ pub use deepidv_core::{
     Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, TransportError, TransportErrorKind, http,
+    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
+    WatchNext, http,
 };
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::Instant;
@@ -76,19 +76,6 @@ struct Inner {
     origin: Instant,
     /// One permit per request in flight (see [`Client::with_max_connections`]).
     in_flight: tokio::sync::Semaphore,
-}
-
-/// A random seed for jitter and idempotency keys, from the standard library's
-/// per-process randomness (no extra crate).
-fn random_u64() -> u64 {
-    RandomState::new().hash_one(std::time::Instant::now())
-}
-
-fn random_key() -> IdempotencyKey {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&random_u64().to_le_bytes());
-    bytes[8..].copy_from_slice(&random_u64().to_le_bytes());
-    IdempotencyKey::from_random(bytes)
 }
 
 /// rustls with the ring provider (explicitly, so no other provider is compiled
@@ -123,11 +110,7 @@ impl Client {
     /// and queue for a turn when they poll.
     pub fn with_max_connections(config: Config, max: usize) -> Result<Self, Error> {
         let max = max.max(1);
-        let config = if config.frontend == "core" {
-            config.with_frontend("reqwest")
-        } else {
-            config
-        };
+        let config = config.with_default_frontend("reqwest");
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config()?)
             .redirect(reqwest::redirect::Policy::none())
@@ -203,12 +186,7 @@ impl Client {
 
     /// Resumes a wait saved with [`deepidv_core::Poller::state`] (or [`Watch::state`]).
     pub async fn resume(&self, state: PollerState) -> Result<Job, Error> {
-        let mut poller = Poller::resume(
-            self.inner.config.clone(),
-            state,
-            self.now(),
-            SystemTime::now(),
-        );
+        let mut poller = self.start().resume(self.inner.config.clone(), state);
         self.drive(&mut poller, |_| {}, None).await
     }
 
@@ -267,7 +245,7 @@ impl Client {
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
     ) -> Result<CreatedJob, Error> {
-        let mut call = self.create_call(request, key);
+        let mut call = self.create_call(request, key)?;
         self.drive(&mut call, |_| {}, None).await
     }
 
@@ -281,42 +259,40 @@ impl Client {
         self.wait(&created.id()?).await
     }
 
+    /// This client's clocks and a fresh seed from the OS, to build a machine from.
+    pub fn start(&self) -> Start {
+        Start {
+            now: self.now(),
+            wall: SystemTime::now(),
+            // Jitter needs spread, not secrecy: without OS randomness, the clock will do.
+            seed: getrandom::u64().unwrap_or_else(|_| self.now().as_nanos() as u64),
+        }
+    }
+
     /// A poller for one snapshot, on this client's clock.
     pub fn get_poller(&self, job_id: &JobId) -> Poller {
-        Poller::get(
-            self.inner.config.clone(),
-            job_id.clone(),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+        self.start().get(self.inner.config.clone(), job_id.clone())
     }
 
     /// A poller for a wait, on this client's clock.
     pub fn wait_poller(&self, job_id: &JobId) -> Poller {
-        Poller::wait(
-            self.inner.config.clone(),
-            job_id.clone(),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+        self.start().wait(self.inner.config.clone(), job_id.clone())
     }
 
-    /// A create call, on this client's clock.
+    /// A create call, on this client's clock. With no `key`, a fresh one from the
+    /// OS CSPRNG (an error only if the OS has no randomness to give).
     pub fn create_call(
         &self,
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
-    ) -> CreateScreening {
-        CreateScreening::new(
-            self.inner.config.clone(),
-            request.clone(),
-            key.unwrap_or_else(random_key),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+    ) -> Result<CreateScreening, Error> {
+        let key = match key {
+            Some(key) => key,
+            None => IdempotencyKey::generate(getrandom::fill)?,
+        };
+        Ok(self
+            .start()
+            .create(self.inner.config.clone(), request.clone(), key))
     }
 
     /// The one driver loop: runs any core machine to completion, reporting each
@@ -353,11 +329,14 @@ impl Client {
         urls: &mut UrlCache,
     ) -> Option<Result<M::Output, Error>> {
         if cancel.is_some_and(CancellationToken::is_cancelled) {
-            return Some(Err(cancelled()));
+            return Some(Err(Error::cancelled()));
         }
         match machine.poll(self.now()) {
-            Action::Send { request, timeout } => {
-                let max_body = machine.max_body_bytes();
+            Action::Send {
+                request,
+                timeout,
+                max_body_bytes: max_body,
+            } => {
                 let request = match urls.request(request) {
                     Ok(r) => r,
                     Err(e) => {
@@ -376,7 +355,7 @@ impl Client {
                 let sent = match cancel {
                     Some(c) => tokio::select! {
                         biased;
-                        () = c.cancelled() => return Some(Err(cancelled())),
+                        () = c.cancelled() => return Some(Err(Error::cancelled())),
                         sent = send => sent,
                     },
                     None => send.await,
@@ -392,7 +371,7 @@ impl Client {
                 match cancel {
                     Some(c) => tokio::select! {
                         biased;
-                        () = c.cancelled() => return Some(Err(cancelled())),
+                        () = c.cancelled() => return Some(Err(Error::cancelled())),
                         () = sleep => {}
                     },
                     None => sleep.await,
@@ -400,10 +379,6 @@ impl Client {
                 None
             }
             Action::Done(outcome) => Some(outcome),
-            _ => Some(Err(Error::new(
-                ErrorKind::Internal,
-                "the core asked for an action this adapter does not know",
-            ))),
         }
     }
 
@@ -488,13 +463,6 @@ impl UrlCache {
     }
 }
 
-fn cancelled() -> Error {
-    Error::new(
-        ErrorKind::Timeout,
-        "cancelled by the caller before the job finished",
-    )
-}
-
 /// `e` and its sources, on one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -550,9 +518,7 @@ enum Slot {
 struct WatchInner {
     client: Client,
     poller: Poller,
-    finished: bool,
-    error: Option<Error>,
-    outcome: Option<Result<Job, Error>>,
+    feed: WatchFeed,
     cancel: Option<CancellationToken>,
     urls: UrlCache,
 }
@@ -578,9 +544,7 @@ impl Watch {
             slot: Slot::Idle(Box::new(WatchInner {
                 client,
                 poller,
-                finished: false,
-                error: None,
-                outcome: None,
+                feed: WatchFeed::new(),
                 cancel: None,
                 urls: UrlCache::default(),
             })),
@@ -634,37 +598,28 @@ impl Stream for Watch {
                     }
                 },
                 Slot::Idle(mut inner) => {
-                    while let Some(event) = inner.poller.poll_event() {
-                        if let Event::Status(job) = event {
+                    let WatchInner { poller, feed, .. } = &mut *inner;
+                    match feed.next(poller) {
+                        WatchNext::Yield(item) => {
                             this.slot = Slot::Idle(inner);
-                            return Poll::Ready(Some(Ok(job)));
+                            return Poll::Ready(Some(item));
                         }
-                    }
-                    if let Some(e) = inner.error.take() {
-                        this.slot = Slot::Idle(inner);
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    if inner.finished {
-                        this.outcome = inner.outcome.take();
-                        return Poll::Ready(None);
+                        WatchNext::Ended => {
+                            this.outcome = inner.feed.take_outcome();
+                            return Poll::Ready(None);
+                        }
+                        WatchNext::Step => {}
                     }
                     this.slot = Slot::Busy(Box::pin(async move {
                         let WatchInner {
                             client,
                             poller,
+                            feed,
                             cancel,
                             urls,
-                            ..
                         } = &mut *inner;
                         if let Some(done) = client.step(poller, cancel.as_ref(), urls).await {
-                            inner.finished = true;
-                            // A failed job was already yielded as its terminal status.
-                            inner.error = done
-                                .as_ref()
-                                .err()
-                                .filter(|e| e.kind() != ErrorKind::JobFailed)
-                                .cloned();
-                            inner.outcome = Some(done);
+                            feed.finish(done);
                         }
                         inner
                     }));

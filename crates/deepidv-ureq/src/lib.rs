@@ -16,7 +16,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::hash::{BuildHasher, RandomState};
 use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,7 +25,8 @@ pub use deepidv_core::{
     Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, TransportError, TransportErrorKind, http,
+    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
+    WatchNext, http,
 };
 
 /// A blocking client. Cheap to clone (an `Arc`), safe to share between threads,
@@ -43,28 +43,11 @@ struct Inner {
     origin: Instant,
 }
 
-/// A random seed for jitter and idempotency keys, from the standard library's
-/// per-process randomness (no extra crate).
-fn random_u64() -> u64 {
-    RandomState::new().hash_one(Instant::now())
-}
-
-fn random_key() -> IdempotencyKey {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&random_u64().to_le_bytes());
-    bytes[8..].copy_from_slice(&random_u64().to_le_bytes());
-    IdempotencyKey::from_random(bytes)
-}
-
 impl Client {
     /// A client for this configuration. The `User-Agent` names this adapter
     /// unless the configuration names another frontend.
     pub fn new(config: Config) -> Result<Self, Error> {
-        let config = if config.frontend == "core" {
-            config.with_frontend("ureq")
-        } else {
-            config
-        };
+        let config = config.with_default_frontend("ureq");
         let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -126,12 +109,7 @@ impl Client {
 
     /// Resumes a wait saved with [`deepidv_core::Poller::state`].
     pub fn resume(&self, state: PollerState) -> Result<Job, Error> {
-        let mut poller = Poller::resume(
-            self.inner.config.clone(),
-            state,
-            self.now(),
-            SystemTime::now(),
-        );
+        let mut poller = self.start().resume(self.inner.config.clone(), state);
         self.drive(&mut poller, &mut |_| {}, None)
     }
 
@@ -141,9 +119,7 @@ impl Client {
         Watch {
             client: self.clone(),
             poller: self.wait_poller(job_id),
-            finished: false,
-            error: None,
-            outcome: None,
+            feed: WatchFeed::new(),
             cancel: None,
         }
     }
@@ -155,7 +131,7 @@ impl Client {
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
     ) -> Result<CreatedJob, Error> {
-        let mut call = self.create_call(request, key);
+        let mut call = self.create_call(request, key)?;
         self.drive(&mut call, &mut |_| {}, None)
     }
 
@@ -169,42 +145,40 @@ impl Client {
         self.wait(&created.id()?)
     }
 
+    /// This client's clocks and a fresh seed from the OS, to build a machine from.
+    pub fn start(&self) -> Start {
+        Start {
+            now: self.now(),
+            wall: SystemTime::now(),
+            // Jitter needs spread, not secrecy: without OS randomness, the clock will do.
+            seed: getrandom::u64().unwrap_or_else(|_| self.now().as_nanos() as u64),
+        }
+    }
+
     /// A poller for one snapshot, on this client's clock.
     pub fn get_poller(&self, job_id: &JobId) -> Poller {
-        Poller::get(
-            self.inner.config.clone(),
-            job_id.clone(),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+        self.start().get(self.inner.config.clone(), job_id.clone())
     }
 
     /// A poller for a wait, on this client's clock.
     pub fn wait_poller(&self, job_id: &JobId) -> Poller {
-        Poller::wait(
-            self.inner.config.clone(),
-            job_id.clone(),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+        self.start().wait(self.inner.config.clone(), job_id.clone())
     }
 
-    /// A create call, on this client's clock.
+    /// A create call, on this client's clock. With no `key`, a fresh one from the
+    /// OS CSPRNG (an error only if the OS has no randomness to give).
     pub fn create_call(
         &self,
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
-    ) -> CreateScreening {
-        CreateScreening::new(
-            self.inner.config.clone(),
-            request.clone(),
-            key.unwrap_or_else(random_key),
-            self.now(),
-            SystemTime::now(),
-            random_u64(),
-        )
+    ) -> Result<CreateScreening, Error> {
+        let key = match key {
+            Some(key) => key,
+            None => IdempotencyKey::generate(getrandom::fill)?,
+        };
+        Ok(self
+            .start()
+            .create(self.inner.config.clone(), request.clone(), key))
     }
 
     /// The one driver loop: runs any core machine to completion, reporting each
@@ -235,11 +209,15 @@ impl Client {
         cancel: Option<&CancelHandle>,
     ) -> Option<Result<M::Output, Error>> {
         if cancel.is_some_and(CancelHandle::is_cancelled) {
-            return Some(Err(CancelHandle::error()));
+            return Some(Err(Error::cancelled()));
         }
         match machine.poll(self.now()) {
-            Action::Send { request, timeout } => {
-                match self.send(request, timeout, machine.max_body_bytes()) {
+            Action::Send {
+                request,
+                timeout,
+                max_body_bytes,
+            } => {
+                match self.send(request, timeout, max_body_bytes) {
                     Ok(response) => machine.handle_response(self.now(), &response),
                     Err(e) => machine.handle_transport_error(self.now(), e),
                 }
@@ -250,7 +228,7 @@ impl Client {
                 match cancel {
                     Some(c) => {
                         if c.sleep(delay) {
-                            return Some(Err(CancelHandle::error()));
+                            return Some(Err(Error::cancelled()));
                         }
                     }
                     None => std::thread::sleep(delay),
@@ -258,10 +236,6 @@ impl Client {
                 None
             }
             Action::Done(outcome) => Some(outcome),
-            _ => Some(Err(Error::new(
-                ErrorKind::Internal,
-                "the core asked for an action this adapter does not know",
-            ))),
         }
     }
 
@@ -384,13 +358,6 @@ impl CancelHandle {
             .unwrap_or_else(|p| p.into_inner());
         *guard
     }
-
-    fn error() -> Error {
-        Error::new(
-            ErrorKind::Timeout,
-            "cancelled by the caller before the job finished",
-        )
-    }
 }
 
 /// Iterator over a job's observed statuses; see [`Client::watch`].
@@ -402,9 +369,7 @@ impl CancelHandle {
 pub struct Watch {
     client: Client,
     poller: Poller,
-    finished: bool,
-    error: Option<Error>,
-    outcome: Option<Result<Job, Error>>,
+    feed: WatchFeed,
     cancel: Option<CancelHandle>,
 }
 
@@ -413,7 +378,7 @@ impl Watch {
     /// error of kind [`ErrorKind::JobFailed`] (carrying the job) when it `failed`,
     /// or the error the iterator yielded. `None` while it runs.
     pub fn outcome(&self) -> Option<&Result<Job, Error>> {
-        self.outcome.as_ref()
+        self.feed.outcome()
     }
 
     /// Makes the watch cancellable from another thread.
@@ -433,26 +398,14 @@ impl Iterator for Watch {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            while let Some(event) = self.poller.poll_event() {
-                if let Event::Status(job) = event {
-                    return Some(Ok(job));
+            match self.feed.next(&mut self.poller) {
+                WatchNext::Yield(item) => return Some(item),
+                WatchNext::Ended => return None,
+                WatchNext::Step => {
+                    if let Some(done) = self.client.step(&mut self.poller, self.cancel.as_ref()) {
+                        self.feed.finish(done);
+                    }
                 }
-            }
-            if let Some(e) = self.error.take() {
-                return Some(Err(e));
-            }
-            if self.finished {
-                return None;
-            }
-            if let Some(done) = self.client.step(&mut self.poller, self.cancel.as_ref()) {
-                self.finished = true;
-                // A failed job was already yielded as its terminal status.
-                self.error = done
-                    .as_ref()
-                    .err()
-                    .filter(|e| e.kind() != ErrorKind::JobFailed)
-                    .cloned();
-                self.outcome = Some(done);
             }
         }
     }

@@ -1,0 +1,248 @@
+//! Retry, scheduling and bookkeeping shared by every machine.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, Request, Response, Uri};
+
+use crate::config::{Config, duration_from_secs};
+use crate::error::{Error, ErrorKind};
+use crate::machine::{Action, Event, TransportError, TransportErrorKind};
+use crate::rng::Rng;
+use crate::sanitize::terminal_safe;
+
+/// A request built once and copied for every attempt: a machine's method, URI,
+/// headers and body never change between attempts (which is also what keeps a
+/// retried POST's `Idempotency-Key` the same), so they are validated only once.
+#[derive(Debug)]
+struct Template {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Template {
+    fn new(request: Request<Vec<u8>>) -> Self {
+        let (parts, body) = request.into_parts();
+        Self {
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    fn request(&self) -> Request<Vec<u8>> {
+        let mut r = Request::new(self.body.clone());
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
+/// Retry, scheduling and bookkeeping shared by every machine.
+#[derive(Debug)]
+pub(crate) struct Engine<T> {
+    pub(crate) config: Arc<Config>,
+    /// Boxed: built at the first attempt, and a parked machine stays small.
+    template: Option<Box<Template>>,
+    pub(crate) start: Duration,
+    wall_start: SystemTime,
+    pub(crate) deadline: Option<Duration>,
+    max_failures: u32,
+    pub(crate) next_at: Duration,
+    in_flight: bool,
+    pub(crate) attempts: u32,
+    pub(crate) failures: u32,
+    pub(crate) rng: Rng,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) outcome: Option<Result<T, Error>>,
+    finished: bool,
+}
+
+impl<T> Engine<T> {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        now: Duration,
+        wall: SystemTime,
+        seed: u64,
+        max_failures: u32,
+    ) -> Self {
+        Self {
+            config,
+            template: None,
+            start: now,
+            wall_start: wall,
+            deadline: None,
+            max_failures: max_failures.max(1),
+            next_at: now,
+            in_flight: false,
+            attempts: 0,
+            failures: 0,
+            rng: Rng::new(seed),
+            events: VecDeque::new(),
+            outcome: None,
+            finished: false,
+        }
+    }
+
+    /// Checks an answer (size, status) and reads its body with `body`; `None`
+    /// when no request was in flight (an answer nobody asked for is ignored).
+    pub(crate) fn answer<B: AsRef<[u8]>, R>(
+        &mut self,
+        now: Duration,
+        response: &Response<B>,
+        body: impl FnOnce(&Config, &Response<B>) -> Result<R, Error>,
+    ) -> Option<Result<R, Error>> {
+        if !std::mem::take(&mut self.in_flight) || self.finished {
+            return None;
+        }
+        let wall = self.wall_now(now);
+        Some(
+            self.config
+                .check_response(response, Some(wall))
+                .and_then(|()| body(&self.config, response)),
+        )
+    }
+
+    /// A transport failure of the request in flight: the error to retry, or
+    /// `None` when there was no request in flight or the failure ended the machine.
+    pub(crate) fn transport_failure(&mut self, error: TransportError) -> Option<Error> {
+        if !std::mem::take(&mut self.in_flight) || self.finished {
+            return None;
+        }
+        let retry = error.kind != TransportErrorKind::Other;
+        let e = self.transport_error(error);
+        if retry {
+            return Some(e);
+        }
+        self.outcome = Some(Err(e));
+        None
+    }
+
+    fn wall_now(&self, now: Duration) -> SystemTime {
+        self.wall_start + now.saturating_sub(self.start)
+    }
+
+    pub(crate) fn poll(
+        &mut self,
+        now: Duration,
+        build: impl FnOnce(&Config) -> Result<Request<Vec<u8>>, Error>,
+    ) -> Action<T> {
+        if let Some(outcome) = self.outcome.take() {
+            self.finished = true;
+            let key = self.config.api_key.expose();
+            return Action::Done(outcome.map_err(|e| e.redacted(key)));
+        }
+        if self.finished {
+            return Action::Done(Err(Error::internal(
+                "poll called after the machine finished",
+            )));
+        }
+        if self.in_flight {
+            self.finished = true;
+            return Action::Done(Err(Error::internal(
+                "poll called while a request was in flight; feed its answer first",
+            )));
+        }
+        if now < self.next_at {
+            return Action::WaitUntil(self.next_at);
+        }
+        let template = match self.template.take() {
+            Some(t) => Ok(t),
+            None => build(&self.config).map(|r| Box::new(Template::new(r))),
+        };
+        match template {
+            Ok(template) => {
+                let request = template.request();
+                self.template = Some(template);
+                self.in_flight = true;
+                self.attempts += 1;
+                let timeout = match self.deadline {
+                    Some(d) => self
+                        .config
+                        .request_timeout
+                        .min(d.saturating_sub(now).max(Duration::from_secs(1))),
+                    None => self.config.request_timeout,
+                };
+                Action::Send {
+                    request,
+                    timeout,
+                    max_body_bytes: self.config.max_body_bytes,
+                }
+            }
+            Err(e) => {
+                self.finished = true;
+                Action::Done(Err(e))
+            }
+        }
+    }
+
+    pub(crate) fn past_deadline(&self, now: Duration) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// Schedules `next_at`, never past the deadline.
+    pub(crate) fn schedule(&mut self, at: Duration) {
+        self.next_at = match self.deadline {
+            Some(d) => at.min(d),
+            None => at,
+        };
+    }
+
+    /// A transient failure: retry after a backoff (or `Retry-After`), or give up.
+    /// `on_deadline` builds the error for a deadline that passed.
+    pub(crate) fn transient(
+        &mut self,
+        now: Duration,
+        error: Error,
+        on_deadline: impl FnOnce(&Error) -> Error,
+    ) {
+        self.failures += 1;
+        if self.failures >= self.max_failures {
+            let n = self.failures;
+            let msg = format!(
+                "{} (gave up after {n} consecutive failures)",
+                error.message()
+            );
+            self.outcome = Some(Err(error.rewrite(msg)));
+            return;
+        }
+        if self.past_deadline(now) {
+            self.outcome = Some(Err(on_deadline(&error)));
+            return;
+        }
+        let policy = &self.config.retry;
+        let delay = match error.retry_after() {
+            Some(server) => server.min(policy.max_retry_after),
+            None => {
+                let ceiling = policy.backoff_ceiling(self.failures);
+                duration_from_secs(ceiling.as_secs_f64() * self.rng.unit())
+            }
+        };
+        self.schedule(now + delay);
+        let delay = self.next_at.saturating_sub(now);
+        self.events.push_back(Event::Retrying {
+            failures: self.failures,
+            delay,
+            error,
+        });
+    }
+
+    fn transport_error(&self, error: TransportError) -> Error {
+        let what = match error.kind {
+            TransportErrorKind::Connect => "could not connect",
+            TransportErrorKind::Timeout => "the request timed out",
+            TransportErrorKind::Io => "the connection failed",
+            TransportErrorKind::Other => "the request failed",
+        };
+        let detail = terminal_safe(&error.message, Some(self.config.api_key.expose()));
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("{what} ({}): {detail}", self.config.base_url),
+        )
+    }
+}

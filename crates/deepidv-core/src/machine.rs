@@ -1,0 +1,130 @@
+//! The contract an adapter implements: the [`Machine`] trait, the [`Action`]s it
+//! asks for, the [`Event`]s it reports, and the [`TransportError`]s fed back to it.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::job::Job;
+
+/// What the caller should do next.
+///
+/// Every answer ends in either a request to send, an instant to wait for, or the
+/// outcome: a machine never leaves its caller without a next step.
+#[must_use = "an Action says what to do next; dropping it stalls the machine"]
+#[allow(clippy::large_enum_variant)] // `Send` is the hot variant; boxing it would allocate per request
+#[derive(Debug)]
+pub enum Action<T> {
+    /// Send this request, then feed the answer to `handle_response` (or the failure
+    /// to `handle_transport_error`). Give up on it after `timeout`.
+    Send {
+        /// The request, ready to go.
+        request: Request<Vec<u8>>,
+        /// How long this request may take, all included.
+        timeout: Duration,
+        /// Largest body the machine accepts: read at most one byte past it (so
+        /// the machine sees that the answer was too large) and no more.
+        max_body_bytes: usize,
+    },
+    /// Nothing to do before this instant (on the caller's clock); then poll again.
+    WaitUntil(Duration),
+    /// Finished.
+    Done(Result<T, Error>),
+}
+
+/// How a request failed to produce an HTTP answer.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransportErrorKind {
+    /// Could not connect (refused, DNS, unreachable). Retried.
+    Connect,
+    /// The request took longer than its timeout. Retried.
+    Timeout,
+    /// The connection broke (reset, closed early, truncated body). Retried.
+    Io,
+    /// Anything that retrying cannot fix (TLS configuration, an invalid request). Not retried.
+    Other,
+}
+
+/// A failure below HTTP, as the adapter saw it.
+#[derive(Debug, Clone)]
+pub struct TransportError {
+    pub(crate) kind: TransportErrorKind,
+    pub(crate) message: String,
+}
+
+impl TransportError {
+    /// A transport failure of this kind; `message` is the adapter's description.
+    pub fn new(kind: TransportErrorKind, message: impl fmt::Display) -> Self {
+        Self {
+            kind,
+            message: message.to_string(),
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+}
+
+/// Something observers may want to know while a machine runs.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The job was seen for the first time, or its status changed.
+    Status(Job),
+    /// A transient failure; the machine will try again after `delay`.
+    Retrying {
+        /// Consecutive failures so far.
+        failures: u32,
+        /// How long until the next try.
+        delay: Duration,
+        /// What went wrong.
+        error: Error,
+    },
+}
+
+/// The interface every sans-IO machine here offers, so one driver loop runs them all.
+///
+/// `now` is a reading of the caller's monotonic clock, as time since any origin the
+/// caller chose, and must come from the same clock for a machine's whole life.
+///
+/// The methods come in three groups, the way a sans-IO protocol machine (such as
+/// quinn-proto's `Connection`) is driven:
+///
+/// - **Inputs** — [`handle_response`](Machine::handle_response) and
+///   [`handle_transport_error`](Machine::handle_transport_error): what happened to
+///   the request last sent.
+/// - **Outputs** — [`poll`](Machine::poll), which returns the next [`Action`]
+///   (a request to send, with its timeout and body cap; an instant to wait for; or
+///   the outcome), and [`poll_event`](Machine::poll_event), which drains
+///   [`Event`]s for observers.
+/// - **Timers** — there is no separate timer call: [`Action::WaitUntil`] names the
+///   instant (the next poll, a backoff, or at the latest the deadline) after which
+///   the caller calls [`poll`](Machine::poll) again.
+pub trait Machine {
+    /// What the machine produces when it is done.
+    type Output;
+
+    // Outputs
+
+    /// What to do next, given the time.
+    fn poll(&mut self, now: Duration) -> Action<Self::Output>;
+
+    /// The next event for observers, if any.
+    fn poll_event(&mut self) -> Option<Event>;
+
+    // Inputs
+
+    /// Feeds the answer to the request last sent, with the time it arrived. The
+    /// body must be read with at most the `max_body_bytes` of its
+    /// [`Action::Send`]` + 1` bytes.
+    fn handle_response<B: AsRef<[u8]>>(&mut self, now: Duration, response: &Response<B>);
+
+    /// Feeds the failure of the request last sent, with the time it happened.
+    fn handle_transport_error(&mut self, now: Duration, error: TransportError);
+}
