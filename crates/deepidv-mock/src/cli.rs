@@ -41,6 +41,12 @@ pub struct MockArgs {
     #[arg(long = "latency", id = "mock_latency", value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     pub latency: Duration,
 
+    /// Job creations allowed per second and per API key, `N/s` or `N` (e.g. `50/s`); beyond a burst of about
+    /// one second's worth, `POST /v1/screening/adverse-media` answers 429 with `Retry-After`. Polling is never
+    /// limited. Default: unlimited.
+    #[arg(long = "rate-limit", id = "mock_rate_limit", value_name = "N/s", value_parser = crate::rate::parse_rate)]
+    pub rate_limit: Option<f64>,
+
     /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `429x1`, `429:date=2`, `delay:500ms`, `drop`,
     /// `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`, `unknown-status:on_hold`, `legacy`, or a
     /// JSON fault; repeatable, applied in order.
@@ -57,6 +63,7 @@ impl MockArgs {
             processing: self.processing,
             ttl: self.ttl,
             latency: self.latency,
+            rate_limit: self.rate_limit,
         }
     }
 }
@@ -173,6 +180,31 @@ mod tests {
         );
         assert_eq!(parse_key("k:o").unwrap(), ("k".to_owned(), "o".to_owned()));
         assert!(parse_key(":o").is_err());
+    }
+
+    #[test]
+    fn rate_limit_flag() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MockArgs,
+        }
+        let parse = |v: &str| {
+            Cli::try_parse_from(["x", "--rate-limit", v]).map(|c| c.args.into_config().rate_limit)
+        };
+        assert_eq!(parse("50/s").unwrap(), Some(50.0));
+        assert_eq!(parse("2").unwrap(), Some(2.0));
+        assert!(parse("0").is_err());
+        assert!(parse("lots").is_err());
+        assert_eq!(
+            Cli::try_parse_from(["x"])
+                .unwrap()
+                .args
+                .into_config()
+                .rate_limit,
+            None
+        );
     }
 
     #[test]
