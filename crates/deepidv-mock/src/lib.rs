@@ -84,7 +84,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use cli::{MockArgs, parse_duration, run_cli};
+pub use cli::{MockArgs, serve};
 pub use fault::{ErrorBody, Fault, FaultArg, RetryAfter, Scope};
 pub use stats::Stats;
 
