@@ -67,12 +67,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
+mod answer;
+mod api;
 mod body;
 mod cli;
 mod fault;
 mod rate;
 mod result;
-mod server;
+mod serve;
+mod state;
 mod stats;
 
 use std::io;
@@ -88,7 +92,7 @@ pub use cli::{MockArgs, serve};
 pub use fault::{ErrorBody, Fault, FaultArg, RetryAfter, Scope};
 pub use stats::Stats;
 
-use server::Shared;
+use state::Shared;
 
 /// The API key accepted when no key is configured (organization [`DEFAULT_ORG`]).
 pub const DEFAULT_API_KEY: &str = "sk_test_deepidv_sandbox";
@@ -215,7 +219,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let (tx, rx) = watch::channel(());
-        tokio::spawn(server::serve(listener, Arc::clone(&shared), rx));
+        tokio::spawn(serve::serve(listener, Arc::clone(&shared), rx));
         Ok(MockServer {
             addr,
             shared,
@@ -245,7 +249,7 @@ impl MockServer {
         let thread = std::thread::Builder::new()
             .name("deepidv-mock".into())
             .spawn(move || {
-                runtime.block_on(server::serve(listener, serve_shared, rx));
+                runtime.block_on(serve::serve(listener, serve_shared, rx));
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })?;
         Ok(MockServer {
