@@ -16,6 +16,11 @@ use crate::state::{Creation, Phase, Shared, rfc3339_ms};
 const SCREENING_PATH: &str = "/v1/screening/adverse-media";
 const JOBS_PREFIX: &str = "/v1/async-jobs/";
 
+/// Whether this is a job creation, `POST /v1/screening/adverse-media`.
+pub(crate) fn is_creation(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == SCREENING_PATH
+}
+
 /// The job id of a `GET /v1/async-jobs/{id}` request, if it is one.
 pub(crate) fn job_get_id<'a>(method: &Method, path: &'a str) -> Option<&'a str> {
     if method == Method::GET {
@@ -52,7 +57,7 @@ pub(crate) fn api(
                     .get("x-api-key")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                create_screening(shared, (key, org), headers, body)
+                create_screening(shared, (key, org), headers, body, modifier)
             }
             Err(a) => a,
         }
@@ -194,10 +199,10 @@ fn valid_date(s: &str) -> bool {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Started<'a> {
-    job_id: &'a str,
-    status: &'a str,
-    message: &'a str,
+pub(crate) struct Started<'a> {
+    pub(crate) job_id: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) message: &'a str,
 }
 
 fn create_screening(
@@ -205,6 +210,7 @@ fn create_screening(
     (api_key, org): (&str, &str),
     headers: &http::HeaderMap,
     body: &[u8],
+    modifier: Option<&Fault>,
 ) -> Answer {
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
@@ -228,7 +234,7 @@ fn create_screening(
         &subject.date_of_birth,
         subject.country.as_deref().unwrap_or(""),
     ]);
-    let (status, job, phase, message) =
+    let (mut status, job, phase, message) =
         match shared.create((api_key, org), idempotency_key, subject, fingerprint) {
             Creation::New(job, phase) => (
                 StatusCode::ACCEPTED,
@@ -262,14 +268,15 @@ fn create_screening(
             }
         };
     let (job_status, _) = job.status_at(phase);
-    Answer::json(
-        status,
-        &Started {
-            job_id: &job.id,
-            status: job_status,
-            message,
-        },
-    )
+    let mut started = Started {
+        job_id: &job.id,
+        status: job_status,
+        message,
+    };
+    if let Some(fault) = modifier {
+        crate::fault::reshape_started(fault, &mut status, &mut started);
+    }
+    Answer::json(status, &started)
 }
 
 #[derive(Serialize)]

@@ -11,7 +11,7 @@ use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, JSON, respond};
-use crate::api::{CreatedAt, JobView, valid_job_id};
+use crate::api::{CreatedAt, JobView, Started, valid_job_id};
 use crate::body::MockBody;
 use crate::state::{now_ms, rfc3339_ms};
 
@@ -31,7 +31,7 @@ pub enum Scope {
 
 /// The body of a [`Fault::Status`] answer.
 ///
-/// JSON form: `"json"` (the default), `"html"` or `"text"`.
+/// JSON form: `"json"` (the default), `"error"`, `"html"` or `"text"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -39,6 +39,10 @@ pub enum ErrorBody {
     /// `application/json`: `{"message": "<reason>", "code": "<CODE>"}`.
     #[default]
     Json,
+    /// `application/json` in the other shape the real API is seen answering: `{"error": "<reason>"}` (no
+    /// `message`, no `code`), so clients' fallback reading of the message is exercised.
+    #[serde(rename = "error")]
+    ErrorField,
     /// `text/html`: a gateway error page, as load balancers send for 502/503/504.
     Html,
     /// `text/plain`: a bare sentence (for 402: `Insufficient funds or subscription.`).
@@ -64,8 +68,9 @@ pub enum RetryAfter {
 /// `Drop`, `Truncate`, `Malformed`, `WrongShape` and `Oversized` break only the *answer*: the request is
 /// processed first, so a POST does create its job (which is what makes a retry with the same
 /// `Idempotency-Key` answer `200`). `Delay` waits, then processes and answers normally.
-/// `UnknownStatus` and `Legacy` change how a job is reported, so they only match `GET /v1/async-jobs/{id}`
-/// requests (other requests leave them queued).
+/// `UnknownStatus` and `Legacy` change how a job is reported, so they only match requests that report one
+/// (other requests leave them queued): `UnknownStatus` `GET /v1/async-jobs/{id}`, `Legacy` those and
+/// `POST /v1/screening/adverse-media`.
 ///
 /// JSON form (the admin route's `"fault"`):
 ///
@@ -113,14 +118,20 @@ pub enum Fault {
     /// The job is reported with this status string instead of its real one (and no `result`/`error`).
     UnknownStatus(String),
     /// The job is reported in the old format: uppercase status (`PENDING`, `PROCESSING`, `COMPLETED`,
-    /// `FAILED`), `createdAt` as an RFC 3339 string, and `error: null` unless failed.
+    /// `FAILED`), `createdAt` as an RFC 3339 string, and `error: null` unless failed; a creation answers
+    /// `201` (a replay `200`) with `"status": "PENDING"` (or the job's current status, uppercase).
     Legacy,
 }
 
 impl Fault {
-    /// Whether this fault changes how a job is reported (and so only matches job GETs).
-    pub(crate) fn is_report_modifier(&self) -> bool {
-        matches!(self, Fault::UnknownStatus(_) | Fault::Legacy)
+    /// Whether this fault applies to a request: the ones that change how a job is reported only to the
+    /// requests that report one (`UnknownStatus`: job GETs; `Legacy`: job GETs and creations).
+    fn applies_to(&self, job_get: bool, creation: bool) -> bool {
+        match self {
+            Fault::UnknownStatus(_) => job_get,
+            Fault::Legacy => job_get || creation,
+            _ => true,
+        }
     }
 }
 
@@ -203,7 +214,7 @@ impl From<Fault> for FaultRepr {
 ///
 /// | text | fault |
 /// |---|---|
-/// | `503`, `500x3`, `502:json` | [`Fault::Status`]; body `html` for 502/503/504, `text` for 402, else `json`, unless `:json`/`:html`/`:text` |
+/// | `503`, `500x3`, `502:json`, `500:error` | [`Fault::Status`]; body `html` for 502/503/504, `text` for 402, else `json`, unless `:json`/`:error`/`:html`/`:text` |
 /// | `429`, `429:5`, `429:date=5` | [`Fault::RateLimit`], `Retry-After` 1 s by default, `5` seconds, or an HTTP date 5 s ahead |
 /// | `delay:500ms` | [`Fault::Delay`] |
 /// | `drop`, `truncate`, `malformed`, `wrong-shape` | the fault of that name |
@@ -298,8 +309,11 @@ impl FromStr for FaultArg {
                     Some("json") => ErrorBody::Json,
                     Some("html") => ErrorBody::Html,
                     Some("text") => ErrorBody::Text,
+                    Some("error") => ErrorBody::ErrorField,
                     Some(other) => {
-                        return Err(format!("unknown body kind {other:?} (json, html or text)"));
+                        return Err(format!(
+                            "unknown body kind {other:?} (json, error, html or text)"
+                        ));
                     }
                 };
                 Fault::Status { status, body }
@@ -359,15 +373,20 @@ impl FaultQueue {
     }
 
     /// Takes the first queued fault matching a request with this API key (`job_get`: the id of a
-    /// `GET /v1/async-jobs/{id}`).
-    pub(crate) fn take(&mut self, key: Option<&str>, job_get: Option<&str>) -> Option<Fault> {
+    /// `GET /v1/async-jobs/{id}`; `creation`: a `POST /v1/screening/adverse-media`).
+    pub(crate) fn take(
+        &mut self,
+        key: Option<&str>,
+        job_get: Option<&str>,
+        creation: bool,
+    ) -> Option<Fault> {
         let pos = self.entries.iter().position(|e| {
             let scope_ok = match &e.scope {
                 Scope::All => true,
                 Scope::Job(id) => job_get == Some(id.as_str()),
                 Scope::Key(k) => key == Some(k.as_str()),
             };
-            scope_ok && (job_get.is_some() || !e.fault.is_report_modifier())
+            scope_ok && e.fault.applies_to(job_get.is_some(), creation)
         })?;
         let entry = &mut self.entries[pos];
         entry.remaining -= 1;
@@ -516,22 +535,25 @@ fn status_fault(status: u16, body: ErrorBody) -> Answer {
                 extra: None,
             }
         }
-        ErrorBody::Json => {
-            let code_str = match status {
-                500 => "INTERNAL_ERROR".to_owned(),
-                _ => reason.to_ascii_uppercase().replace([' ', '-'], "_"),
-            };
+        ErrorBody::Json | ErrorBody::ErrorField => {
             let message = if status == 500 {
                 "Internal server error"
             } else {
                 reason
+            };
+            if body == ErrorBody::ErrorField {
+                return Answer::json(code, &serde_json::json!({ "error": message }));
+            }
+            let code_str = match status {
+                500 => "INTERNAL_ERROR".to_owned(),
+                _ => reason.to_ascii_uppercase().replace([' ', '-'], "_"),
             };
             Answer::error(code, message, Some(&code_str))
         }
     }
 }
 
-/// Changes how a job is reported, for the faults that do ([`Fault::is_report_modifier`]); others leave it.
+/// Changes how a job is reported, for the faults that do (`UnknownStatus`, `Legacy`); others leave it.
 pub(crate) fn reshape_job<'a>(fault: &'a Fault, view: &mut JobView<'a>) {
     match fault {
         Fault::UnknownStatus(s) => {
@@ -547,6 +569,16 @@ pub(crate) fn reshape_job<'a>(fault: &'a Fault, view: &mut JobView<'a>) {
             view.error = Some(view.error.flatten());
         }
         _ => {}
+    }
+}
+
+/// Changes how a creation is answered: the old server answered `201` (not `202`) with an uppercase status.
+pub(crate) fn reshape_started(fault: &Fault, status: &mut StatusCode, started: &mut Started<'_>) {
+    if let Fault::Legacy = fault {
+        if *status == StatusCode::ACCEPTED {
+            *status = StatusCode::CREATED;
+        }
+        started.status = legacy_status(started.status);
     }
 }
 

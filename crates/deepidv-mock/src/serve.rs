@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::admin::admin;
 use crate::answer::Answer;
-use crate::api::{api, job_get_id};
+use crate::api::{api, is_creation, job_get_id};
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Rendered};
 use crate::state::Shared;
@@ -78,7 +78,7 @@ pub(crate) async fn handle(
     );
     let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let job_get = job_get_id(&parts.method, path);
-    let fault = shared.take_fault(key, job_get);
+    let fault = shared.take_fault(key, job_get, is_creation(&parts.method, path));
 
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;

@@ -351,8 +351,13 @@ impl Shared {
     }
 
     /// Takes the first queued fault matching this request, if any.
-    pub(crate) fn take_fault(&self, key: Option<&str>, job_get: Option<&str>) -> Option<Fault> {
-        lock(&self.state).faults.take(key, job_get)
+    pub(crate) fn take_fault(
+        &self,
+        key: Option<&str>,
+        job_get: Option<&str>,
+        creation: bool,
+    ) -> Option<Fault> {
+        lock(&self.state).faults.take(key, job_get, creation)
     }
 
     /// Creates a screening job for `subject` (or replays, refuses or rate-limits it), recording it in the
