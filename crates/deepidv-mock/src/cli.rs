@@ -49,9 +49,9 @@ pub struct MockArgs {
     #[arg(long = "rate-limit", id = "mock_rate_limit", value_name = "N/s", value_parser = crate::rate::parse_rate)]
     pub rate_limit: Option<f64>,
 
-    /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `500:error`, `429x1`, `429:date=2`, `delay:500ms`, `drop`,
-    /// `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`, `unknown-status:on_hold`, `legacy`, or a
-    /// JSON fault; repeatable, applied in order.
+    /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `500:error`, `429x1`, `429:date=2`,
+    /// `delay:500ms`, `drop`, `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`,
+    /// `unknown-status:on_hold`, `legacy`, or a JSON fault; repeatable, applied in order.
     #[arg(long = "fault", id = "mock_fault", value_name = "SPEC", value_parser = parse_fault)]
     pub faults: Vec<FaultArg>,
 }
