@@ -97,3 +97,6 @@ pub use start::Start;
 pub use watch::{WatchFeed, WatchNext};
 
 pub use http;
+
+mod duration;
+pub use duration::parse_duration;

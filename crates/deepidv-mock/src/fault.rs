@@ -1,10 +1,19 @@
-//! Faults: the ways the simulator can be told to misbehave, and their JSON form.
+//! Faults: the ways the simulator can be told to misbehave, their JSON and text forms, their queue, and how
+//! each one is rendered into an answer. A new fault touches only this file.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
+
+use crate::answer::{Answer, JSON, respond};
+use crate::api::{CreatedAt, JobView, Started, valid_job_id};
+use crate::body::MockBody;
+use crate::state::{now_ms, rfc3339_ms};
 
 /// Which requests a fault applies to.
 ///
@@ -22,7 +31,7 @@ pub enum Scope {
 
 /// The body of a [`Fault::Status`] answer.
 ///
-/// JSON form: `"json"` (the default), `"html"` or `"text"`.
+/// JSON form: `"json"` (the default), `"error"`, `"html"` or `"text"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -30,6 +39,10 @@ pub enum ErrorBody {
     /// `application/json`: `{"message": "<reason>", "code": "<CODE>"}`.
     #[default]
     Json,
+    /// `application/json` in the other shape the real API is seen answering: `{"error": "<reason>"}` (no
+    /// `message`, no `code`), so clients' fallback reading of the message is exercised.
+    #[serde(rename = "error")]
+    ErrorField,
     /// `text/html`: a gateway error page, as load balancers send for 502/503/504.
     Html,
     /// `text/plain`: a bare sentence (for 402: `Insufficient funds or subscription.`).
@@ -55,8 +68,9 @@ pub enum RetryAfter {
 /// `Drop`, `Truncate`, `Malformed`, `WrongShape` and `Oversized` break only the *answer*: the request is
 /// processed first, so a POST does create its job (which is what makes a retry with the same
 /// `Idempotency-Key` answer `200`). `Delay` waits, then processes and answers normally.
-/// `UnknownStatus` and `Legacy` change how a job is reported, so they only match `GET /v1/async-jobs/{id}`
-/// requests (other requests leave them queued).
+/// `UnknownStatus` and `Legacy` change how a job is reported, so they only match requests that report one
+/// (other requests leave them queued): `UnknownStatus` `GET /v1/async-jobs/{id}`, `Legacy` those and
+/// `POST /v1/screening/adverse-media`.
 ///
 /// JSON form (the admin route's `"fault"`):
 ///
@@ -104,14 +118,20 @@ pub enum Fault {
     /// The job is reported with this status string instead of its real one (and no `result`/`error`).
     UnknownStatus(String),
     /// The job is reported in the old format: uppercase status (`PENDING`, `PROCESSING`, `COMPLETED`,
-    /// `FAILED`), `createdAt` as an RFC 3339 string, and `error: null` unless failed.
+    /// `FAILED`), `createdAt` as an RFC 3339 string, and `error: null` unless failed; a creation answers
+    /// `201` (a replay `200`) with `"status": "PENDING"` (or the job's current status, uppercase).
     Legacy,
 }
 
 impl Fault {
-    /// Whether this fault changes how a job is reported (and so only matches job GETs).
-    pub(crate) fn is_report_modifier(&self) -> bool {
-        matches!(self, Fault::UnknownStatus(_) | Fault::Legacy)
+    /// Whether this fault applies to a request: the ones that change how a job is reported only to the
+    /// requests that report one (`UnknownStatus`: job GETs; `Legacy`: job GETs and creations).
+    fn applies_to(&self, job_get: bool, creation: bool) -> bool {
+        match self {
+            Fault::UnknownStatus(_) => job_get,
+            Fault::Legacy => job_get || creation,
+            _ => true,
+        }
     }
 }
 
@@ -194,7 +214,7 @@ impl From<Fault> for FaultRepr {
 ///
 /// | text | fault |
 /// |---|---|
-/// | `503`, `500x3`, `502:json` | [`Fault::Status`]; body `html` for 502/503/504, `text` for 402, else `json`, unless `:json`/`:html`/`:text` |
+/// | `503`, `500x3`, `502:json`, `500:error` | [`Fault::Status`]; body `html` for 502/503/504, `text` for 402, else `json`, unless `:json`/`:error`/`:html`/`:text` |
 /// | `429`, `429:5`, `429:date=5` | [`Fault::RateLimit`], `Retry-After` 1 s by default, `5` seconds, or an HTTP date 5 s ahead |
 /// | `delay:500ms` | [`Fault::Delay`] |
 /// | `drop`, `truncate`, `malformed`, `wrong-shape` | the fault of that name |
@@ -254,7 +274,7 @@ impl FromStr for FaultArg {
             }
             "delay" => {
                 let a = arg.ok_or("fault \"delay\" needs a duration, e.g. delay:500ms")?;
-                Fault::Delay(crate::cli::parse_duration(a)?)
+                Fault::Delay(deepidv_core::parse_duration(a)?)
             }
             "drop" => no_arg(Fault::Drop)?,
             "truncate" => no_arg(Fault::Truncate)?,
@@ -289,8 +309,11 @@ impl FromStr for FaultArg {
                     Some("json") => ErrorBody::Json,
                     Some("html") => ErrorBody::Html,
                     Some("text") => ErrorBody::Text,
+                    Some("error") => ErrorBody::ErrorField,
                     Some(other) => {
-                        return Err(format!("unknown body kind {other:?} (json, html or text)"));
+                        return Err(format!(
+                            "unknown body kind {other:?} (json, error, html or text)"
+                        ));
                     }
                 };
                 Fault::Status { status, body }
@@ -317,6 +340,255 @@ impl fmt::Display for Fault {
             Ok(s) => f.write_str(&s),
             Err(_) => write!(f, "{self:?}"),
         }
+    }
+}
+
+/// The queued faults, matched first in, first out.
+#[derive(Default)]
+pub(crate) struct FaultQueue {
+    entries: Vec<FaultEntry>,
+}
+
+struct FaultEntry {
+    scope: Scope,
+    fault: Fault,
+    remaining: u32,
+}
+
+impl FaultQueue {
+    /// Queues `fault` for the next `times` matching requests (`0` queues nothing).
+    pub(crate) fn push(&mut self, scope: Scope, fault: Fault, times: u32) {
+        if times > 0 {
+            self.entries.push(FaultEntry {
+                scope,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    /// Forgets every queued fault.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Takes the first queued fault matching a request with this API key (`job_get`: the id of a
+    /// `GET /v1/async-jobs/{id}`; `creation`: a `POST /v1/screening/adverse-media`).
+    pub(crate) fn take(
+        &mut self,
+        key: Option<&str>,
+        job_get: Option<&str>,
+        creation: bool,
+    ) -> Option<Fault> {
+        let pos = self.entries.iter().position(|e| {
+            let scope_ok = match &e.scope {
+                Scope::All => true,
+                Scope::Job(id) => job_get == Some(id.as_str()),
+                Scope::Key(k) => key == Some(k.as_str()),
+            };
+            scope_ok && e.fault.applies_to(job_get.is_some(), creation)
+        })?;
+        let entry = &mut self.entries[pos];
+        entry.remaining -= 1;
+        let fault = entry.fault.clone();
+        if entry.remaining == 0 {
+            self.entries.remove(pos);
+        }
+        Some(fault)
+    }
+}
+
+/// What a fault made of a request's answer.
+pub(crate) enum Rendered {
+    /// Send this.
+    Response(Response<MockBody>),
+    /// Reset the connection without answering.
+    Drop,
+}
+
+/// Answers an API request under `fault` (if any): waits for a [`Fault::Delay`], asks `api_answer` for the API's
+/// own answer when the fault lets the request be processed (passing the report-modifying faults on), and
+/// renders the fault. `job_get` is the id of a `GET /v1/async-jobs/{id}` request.
+pub(crate) async fn render(
+    fault: Option<Fault>,
+    request_id: &str,
+    job_get: Option<&str>,
+    api_answer: impl FnOnce(Option<&Fault>) -> Answer,
+) -> Rendered {
+    if let Some(Fault::Delay(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
+    let response = match fault {
+        None | Some(Fault::Delay(_)) => api_answer(None).into_response(request_id),
+        Some(f @ (Fault::UnknownStatus(_) | Fault::Legacy)) => {
+            api_answer(Some(&f)).into_response(request_id)
+        }
+        Some(Fault::Status { status, body }) => {
+            status_fault(status, body).into_response(request_id)
+        }
+        Some(Fault::RateLimit { retry_after }) => {
+            let mut a = Answer::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                Some("RATE_LIMITED"),
+            );
+            let value = match retry_after {
+                RetryAfter::Seconds(s) => s.to_string(),
+                RetryAfter::HttpDate(s) => httpdate::fmt_http_date(
+                    SystemTime::now() + Duration::from_secs(s.min(10 * 365 * 86_400)),
+                ),
+            };
+            a.extra = HeaderValue::from_str(&value)
+                .ok()
+                .map(|v| Box::new((RETRY_AFTER, v)));
+            a.into_response(request_id)
+        }
+        Some(Fault::Drop) => {
+            let _ = api_answer(None);
+            return Rendered::Drop;
+        }
+        Some(Fault::Truncate) => {
+            let a = api_answer(None);
+            let len = a.body.len();
+            let mut resp = respond(a.status, request_id, MockBody::truncated(a.body));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+            resp.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(len));
+            resp
+        }
+        Some(Fault::Malformed) => {
+            let _ = api_answer(None);
+            Answer {
+                status: StatusCode::OK,
+                content_type: JSON,
+                body: Bytes::from_static(b"{\"jobId\":\"job_malformed\",\"status\":ready,"),
+                extra: None,
+            }
+            .into_response(request_id)
+        }
+        Some(Fault::WrongShape) => {
+            let _ = api_answer(None);
+            Answer {
+                status: StatusCode::OK,
+                content_type: JSON,
+                body: Bytes::from_static(b"[1,2]"),
+                extra: None,
+            }
+            .into_response(request_id)
+        }
+        Some(Fault::Oversized(size)) => {
+            let _ = api_answer(None);
+            let id = job_get
+                .filter(|id| valid_job_id(id))
+                .unwrap_or("job_oversized");
+            let ms = now_ms();
+            let head = format!(
+                "{{\"jobId\":\"{id}\",\"status\":\"processing\",\"createdAt\":{ms},\"updatedAt\":\"{}\",\"padding\":\"",
+                rfc3339_ms(ms)
+            );
+            let tail = "\"}";
+            let pad = size.saturating_sub(head.len() + tail.len());
+            let mut resp = respond(
+                StatusCode::OK,
+                request_id,
+                MockBody::Padded {
+                    head: Some(Bytes::from(head)),
+                    pad,
+                    tail: Some(Bytes::from_static(tail.as_bytes())),
+                },
+            );
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+            resp
+        }
+    };
+    Rendered::Response(response)
+}
+
+fn status_fault(status: u16, body: ErrorBody) -> Answer {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = code.canonical_reason().unwrap_or("Error");
+    match body {
+        ErrorBody::Html => {
+            let page = format!(
+                "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}\
+                 </h1></center>\r\n<hr><center>awselb/2.0</center>\r\n</body>\r\n</html>\r\n"
+            );
+            Answer {
+                status: code,
+                content_type: "text/html",
+                body: Bytes::from(page),
+                extra: None,
+            }
+        }
+        ErrorBody::Text => {
+            let text = if status == 402 {
+                "Insufficient funds or subscription.".to_owned()
+            } else {
+                reason.to_owned()
+            };
+            Answer {
+                status: code,
+                content_type: "text/plain; charset=utf-8",
+                body: Bytes::from(text),
+                extra: None,
+            }
+        }
+        ErrorBody::Json | ErrorBody::ErrorField => {
+            let message = if status == 500 {
+                "Internal server error"
+            } else {
+                reason
+            };
+            if body == ErrorBody::ErrorField {
+                return Answer::json(code, &serde_json::json!({ "error": message }));
+            }
+            let code_str = match status {
+                500 => "INTERNAL_ERROR".to_owned(),
+                _ => reason.to_ascii_uppercase().replace([' ', '-'], "_"),
+            };
+            Answer::error(code, message, Some(&code_str))
+        }
+    }
+}
+
+/// Changes how a job is reported, for the faults that do (`UnknownStatus`, `Legacy`); others leave it.
+pub(crate) fn reshape_job<'a>(fault: &'a Fault, view: &mut JobView<'a>) {
+    match fault {
+        Fault::UnknownStatus(s) => {
+            view.status = s;
+            view.result = None;
+            view.error = None;
+        }
+        Fault::Legacy => {
+            view.status = legacy_status(view.status);
+            if let CreatedAt::Number(ms) = view.created_at {
+                view.created_at = CreatedAt::Text(rfc3339_ms(ms));
+            }
+            view.error = Some(view.error.flatten());
+        }
+        _ => {}
+    }
+}
+
+/// Changes how a creation is answered: the old server answered `201` (not `202`) with an uppercase status.
+pub(crate) fn reshape_started(fault: &Fault, status: &mut StatusCode, started: &mut Started<'_>) {
+    if let Fault::Legacy = fault {
+        if *status == StatusCode::ACCEPTED {
+            *status = StatusCode::CREATED;
+        }
+        started.status = legacy_status(started.status);
+    }
+}
+
+/// The old format's status names.
+fn legacy_status(status: &str) -> &'static str {
+    match status {
+        "pending" => "PENDING",
+        "processing" => "PROCESSING",
+        "ready" => "COMPLETED",
+        _ => "FAILED",
     }
 }
 

@@ -13,6 +13,14 @@
 //! key belongs to an organization; with no key configured, [`DEFAULT_API_KEY`] (organization [`DEFAULT_ORG`])
 //! is accepted. Every answer carries `x-request-id` and `content-type`.
 //!
+//! # Bulk screening
+//!
+//! [`MockConfig::rate_limit`] (`--rate-limit N/s`) limits job creations per API key (429 with `Retry-After`);
+//! [`MockServer::stats`] (`GET /__mock/stats`) counts creations, replays, rate-limited requests and
+//! `Idempotency-Key` conflicts (a key reused with another body answers 422, as the IETF idempotency-key draft
+//! says), per key and per person, so a test can prove a bulk run made no duplicates. A server holds 100,000
+//! jobs with no per-request cost growing with them.
+//!
 //! # Results are deterministic
 //!
 //! A ready job's `result` is derived from a hash (64-bit FNV-1a) of the normalized input (trimmed, lowercased
@@ -58,6 +66,7 @@
 //! | `DELETE /__mock/faults` | – | `204`, all queued faults cleared |
 //! | `POST /__mock/jobs` | `{"org"?, "outcome": "ready" \| {"failed": "msg"}, "pendingMs"?, "processingMs"?, "id"?}` | `201 {"jobId": ID}` |
 //! | `POST /__mock/jobs/{id}/expire` | – | `204` (`404` if unknown) |
+//! | `GET /__mock/stats` | – | `200`, [`Stats`] as JSON |
 //! | `GET /__mock/requests` | – | `200`, JSON array of `{"method","path","headers":[[name,value]…],"body","status"}` |
 //! | `DELETE /__mock/requests` | – | `204`, the record cleared |
 //!
@@ -66,11 +75,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
+mod answer;
+mod api;
 mod body;
 mod cli;
 mod fault;
+mod rate;
 mod result;
-mod server;
+mod serve;
+mod state;
+mod stats;
 
 use std::io;
 use std::net::SocketAddr;
@@ -81,10 +96,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use cli::{MockArgs, parse_duration, run_cli};
+pub use cli::{MockArgs, serve};
 pub use fault::{ErrorBody, Fault, FaultArg, RetryAfter, Scope};
+pub use stats::Stats;
 
-use server::Shared;
+use state::Shared;
 
 /// The API key accepted when no key is configured (organization [`DEFAULT_ORG`]).
 pub const DEFAULT_API_KEY: &str = "sk_test_deepidv_sandbox";
@@ -104,6 +120,11 @@ pub struct MockConfig {
     pub ttl: Duration,
     /// Added to every API answer (default 0; admin routes are never delayed).
     pub latency: Duration,
+    /// Job creations (`POST /v1/screening/adverse-media`) allowed per second and per API key (default `None`:
+    /// unlimited). A token bucket holding about one second's worth (at least one): beyond it the POST answers
+    /// `429` with `Retry-After` (whole seconds, at least 1), creates nothing and counts in
+    /// [`Stats::rate_limited`]. `GET` polling is never limited.
+    pub rate_limit: Option<f64>,
 }
 
 impl Default for MockConfig {
@@ -114,6 +135,7 @@ impl Default for MockConfig {
             processing: Duration::from_millis(1200),
             ttl: Duration::from_secs(600),
             latency: Duration::ZERO,
+            rate_limit: None,
         }
     }
 }
@@ -205,7 +227,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let (tx, rx) = watch::channel(());
-        tokio::spawn(server::serve(listener, Arc::clone(&shared), rx));
+        tokio::spawn(serve::serve(listener, Arc::clone(&shared), rx));
         Ok(MockServer {
             addr,
             shared,
@@ -235,7 +257,7 @@ impl MockServer {
         let thread = std::thread::Builder::new()
             .name("deepidv-mock".into())
             .spawn(move || {
-                runtime.block_on(server::serve(listener, serve_shared, rx));
+                runtime.block_on(serve::serve(listener, serve_shared, rx));
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })?;
         Ok(MockServer {
@@ -284,6 +306,12 @@ impl MockServer {
     /// this tracks the live jobs, not every job ever made.
     pub fn job_count(&self) -> usize {
         self.shared.job_count()
+    }
+
+    /// What the server did with creation requests so far: new jobs (in total, per `Idempotency-Key`, per
+    /// person), replays, rate-limited and conflicting requests. The same as `GET /__mock/stats`.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
     }
 
     /// How many TCP connections the server has accepted so far, admin routes'

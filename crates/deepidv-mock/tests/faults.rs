@@ -591,3 +591,62 @@ fn many_concurrent_connections() {
     let ok: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(ok, 16 * 25);
 }
+
+#[test]
+fn error_field_body_is_the_other_json_error_shape() {
+    let m = server();
+    m.inject(
+        Scope::All,
+        Fault::Status {
+            status: 500,
+            body: ErrorBody::ErrorField,
+        },
+        1,
+    );
+    let r = post_screening(m.addr(), &person("Jane", "Doe"), Some(KEY), None);
+    assert_eq!(r.status, 500);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(r.json(), json!({"error": "Internal server error"}));
+    // the request was not processed
+    assert_eq!(m.job_count(), 0);
+
+    // the same from the text and JSON forms
+    let arg: deepidv_mock::FaultArg = "503:error".parse().unwrap();
+    m.inject(Scope::All, arg.fault, arg.times);
+    let r = post_screening(m.addr(), &person("Jane", "Doe"), Some(KEY), None);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json(), json!({"error": "Service Unavailable"}));
+    let admin = post_admin(
+        m.addr(),
+        "/__mock/faults",
+        &json!({"scope": "all", "fault": {"status": 429, "body": "error"}}),
+    );
+    assert_eq!(admin.status, 204);
+    let r = post_screening(m.addr(), &person("Jane", "Doe"), Some(KEY), None);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json(), json!({"error": "Too Many Requests"}));
+}
+
+#[test]
+fn legacy_creation_answers_201_and_pending() {
+    let m = MockServer::start_background(MockConfig::default()).unwrap();
+    m.inject(Scope::All, Fault::Legacy, 1);
+    let r = post_screening(m.addr(), &person("Jane", "Doe"), Some(KEY), Some("old"));
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["status"], "PENDING");
+    let id = r.json()["jobId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("job_"));
+    // the fault is used up: the next GET is in today's format
+    assert_eq!(get_job(m.addr(), &id, KEY).json()["status"], "pending");
+    // a replay under the legacy fault keeps 200, with the old status names
+    m.inject(Scope::All, Fault::Legacy, 1);
+    let replay = post_screening(m.addr(), &person("Jane", "Doe"), Some(KEY), Some("old"));
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.json()["status"], "PENDING");
+    assert_eq!(replay.json()["jobId"], id.as_str());
+}
