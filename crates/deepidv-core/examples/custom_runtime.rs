@@ -7,7 +7,7 @@
 //! loop, or an embedded runtime would write, in about a hundred lines.
 //!
 //! ```sh
-//! cargo run -p deepidv-conformance --example custom_runtime
+//! cargo run -p deepidv-core --example custom_runtime
 //! ```
 //!
 //! It talks to a local simulator on `http://127.0.0.1` (TLS is out of scope for a
