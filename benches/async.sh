@@ -43,7 +43,6 @@ wrk_rps() { # connections -> requests/s
   sed 's/^/  /' "$work/wrk$1.txt" >&2
   awk '/^Requests\/sec:/ {print int($2)}' "$work/wrk$1.txt"
 }
-: >"$work/wait_many.txt"; : >"$work/wait_memory.txt"
 if want async; then
   echo "== wrk -t1 -c64 -d${wrk_s}s"
   w64="$(wrk_rps 64)"
@@ -58,13 +57,17 @@ if want memory; then
 fi
 
 echo
-want async && echo "RESULT wrk -t1 -c64: $w64 requests/s; wrk -t1 -c1000: $w1000 requests/s"
-grep '^RESULT' "$work/wait_many.txt" | while read -r _ rest; do
-  rps="${rest##*requests_per_s=}"; label="${rest% requests_per_s=*}"
-  awk -v l="$label" -v r="$rps" -v a="$w64" -v b="$w1000" 'BEGIN {
-    printf "RESULT %s: %d requests/s = %.1f %% of wrk -c64, %.1f %% of wrk -c1000 (target >= 50 %%)\n", l, r, 100 * r / a, 100 * r / b }'
-done
-grep '^RESULT' "$work/wait_memory.txt" | while read -r _ rest; do
-  heap="$(echo "$rest" | sed -n 's/.*heap_bytes_per_job=\([0-9]*\).*/\1/p')"
-  echo "RESULT memory per parked wait, ${rest%% *}: heap $heap bytes ($(awk -v h="$heap" 'BEGIN {printf "%.2f", h / 1024}') KiB, target <= 4 KiB), RSS growth $(echo "$rest" | sed -n 's/.*rss_bytes_per_job=\([0-9]*\).*/\1/p') bytes"
-done
+if want async; then
+  echo "RESULT wrk -t1 -c64: $w64 requests/s; wrk -t1 -c1000: $w1000 requests/s"
+  grep '^RESULT' "$work/wait_many.txt" | while read -r _ rest; do
+    rps="${rest##*requests_per_s=}"; label="${rest% requests_per_s=*}"
+    awk -v l="$label" -v r="$rps" -v a="$w64" -v b="$w1000" 'BEGIN {
+      printf "RESULT %s: %d requests/s = %.1f %% of wrk -c64, %.1f %% of wrk -c1000 (target >= 50 %%)\n", l, r, 100 * r / a, 100 * r / b }'
+  done
+fi
+if want memory; then
+  grep '^RESULT' "$work/wait_memory.txt" | while read -r _ rest; do
+    heap="$(echo "$rest" | sed -n 's/.*heap_bytes_per_job=\([0-9]*\).*/\1/p')"
+    echo "RESULT memory per parked wait, ${rest%% *}: heap $heap bytes ($(awk -v h="$heap" 'BEGIN {printf "%.2f", h / 1024}') KiB, target <= 4 KiB), RSS growth $(echo "$rest" | sed -n 's/.*rss_bytes_per_job=\([0-9]*\).*/\1/p') bytes"
+  done
+fi

@@ -26,7 +26,10 @@ fn an_unknown_mode_is_a_one_line_error_naming_the_modes() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("unknown mode 'bogus'"), "{err}");
     for mode in ["all", "core", "client", "cli", "async", "memory", "c"] {
-        assert!(err.contains(&format!(" {mode}")), "{mode} missing from {err}");
+        assert!(
+            err.contains(&format!(" {mode}")),
+            "{mode} missing from {err}"
+        );
     }
 }
 
@@ -55,7 +58,7 @@ fn every_bench_is_run_by_a_driver_and_every_driven_bench_exists() {
                 .collect::<Vec<_>>()
                 .windows(2)
                 .filter(|w| w[0] == "--bench")
-                .map(|w| w[1])
+                .map(|w| w[1].trim_matches('"'))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -69,6 +72,9 @@ fn every_bench_is_run_by_a_driver_and_every_driven_bench_exists() {
         assert!(driven.contains(b), "no driver runs the {b} bench");
     }
     for d in &driven {
-        assert!(benches.contains(d), "a driver runs {d}, which is not a bench");
+        assert!(
+            benches.contains(d),
+            "a driver runs {d}, which is not a bench"
+        );
     }
 }
