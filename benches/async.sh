@@ -25,6 +25,7 @@ echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cp
 cargo build --release -q -p deepidv-mock
 cargo bench -q -p deepidv-benches --bench wait_many --bench wait_memory --no-run 2>/dev/null
 work="$(mktemp -d)"
+: >"$work/mock.log" # exists before the simulator writes it: the loop below reads it
 "$target_dir/release/deepidv-mock" --addr 127.0.0.1:0 >"$work/mock.log" &
 mock=$!
 trap 'kill $mock 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -23,6 +23,7 @@ work="$(mktemp -d)"
 cc -O2 -std=c11 -Wall -Wextra -I"$root/include" -o "$work/bench_c_get" "$root/benches/c/bench_c_get.c" \
   "$target_dir/release/libdeepidv.a" -lpthread -ldl -lm
 
+: >"$work/mock.log" # exists before the simulator writes it: the loop below reads it
 "$target_dir/release/deepidv-mock" --addr 127.0.0.1:0 --pending 0ms --processing 0ms >"$work/mock.log" &
 mock=$!
 trap 'kill $mock 2>/dev/null || true; rm -rf "$work"' EXIT
