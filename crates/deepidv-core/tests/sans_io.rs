@@ -15,7 +15,10 @@ const FORBIDDEN_IN_SOURCE: &[&str] = &[
     "getrandom",
 ];
 
+/// Checked in `[dependencies]` only: `deepidv-mock` is a dev-dependency of the core (its
+/// `examples/custom_runtime.rs` talks to the simulator), never a dependency.
 const FORBIDDEN_DEPENDENCIES: &[&str] = &[
+    "deepidv-mock",
     "tokio",
     "reqwest",
     "ureq",

@@ -4,10 +4,10 @@
 //! Target: within 1.2× of curl.
 //!
 //! Uses the simulator at `DEEPIDV_BENCH_URL` (e.g. a `deepidv-mock` process, as
-//! `scripts/bench.sh` starts it) with the sandbox key and job `DEEPIDV_BENCH_JOB`, or
+//! `benches/blocking.sh` starts it) with the sandbox key and job `DEEPIDV_BENCH_JOB`, or
 //! starts one in-process.
 //!
-//! `cargo bench -p deepidv-ureq --bench get_job -- --quick`
+//! `cargo bench -p deepidv-benches --bench get_job -- --quick` (or `benches/run.sh client`)
 
 use std::hint::black_box;
 use std::process::{Command, Stdio};

@@ -1,11 +1,10 @@
-//! The Rust twin of `scripts/bench_c_get.c`: `deepidv_ureq::Client::get_job` over one
+//! The Rust twin of `benches/c/bench_c_get.c`: `deepidv_ureq::Client::get_job` over one
 //! kept-alive connection, timed exactly as the C program times
 //! `deepidv_client_get_job` (200 warm-up calls, then rounds of N calls; per round the
-//! mean, total / N, and the median of per-call times), so `scripts/bench-c.sh` can
-//! compare the two in one run. It lives here because its owner may add benches only
-//! to this crate; it measures the blocking adapter, not this one.
+//! mean, total / N, and the median of per-call times), so `benches/c.sh` can
+//! compare the two in one run.
 //!
-//! `cargo bench -p deepidv-reqwest --bench ureq_get_loop -- URL JOB_ID [N] [ROUNDS]`
+//! `cargo bench -p deepidv-benches --bench ureq_get_loop -- URL JOB_ID [N] [ROUNDS]`
 //! (defaults: `DEEPIDV_BENCH_URL` / `DEEPIDV_BENCH_JOB`, N = 5000, ROUNDS = 5).
 
 use std::hint::black_box;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# C `deepidv_client_get_job` (scripts/bench_c_get.c, linked against the release libdeepidv.a)
-# vs the Rust blocking call `deepidv_ureq::Client::get_job` (crates/deepidv-reqwest/benches/
-# ureq_get_loop.rs), timed the same way, on one kept-alive connection each to the same
-# simulator process (a ready job), alternating C and Rust in the same run.
-#   scripts/bench-c.sh                 # N=5000 calls per round, 3 rounds per side per pass, 2 passes
-#   N=2000 ROUNDS=2 PASSES=1 scripts/bench-c.sh
+# C `deepidv_client_get_job` (benches/c/bench_c_get.c, linked against the release libdeepidv.a)
+# vs the Rust blocking call `deepidv_ureq::Client::get_job` (benches/ureq_get_loop.rs), timed
+# the same way, on one kept-alive connection each to the same simulator process (a ready job),
+# alternating C and Rust in the same run.
+#   benches/c.sh                 # N=5000 calls per round, 3 rounds per side per pass, 2 passes
+#   N=2000 ROUNDS=2 PASSES=1 benches/c.sh   (normally run through benches/run.sh)
 # Prints the median over all rounds of each side's per-call mean and median, and the C/Rust ratio
 # (target <= 1.05). Needs cc.
 set -euo pipefail
@@ -15,14 +15,15 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(uname -sr); $(rustc --version)"
 cargo build --release -q -p deepidv-ffi -p deepidv-mock
-cargo bench -q -p deepidv-reqwest --bench ureq_get_loop --no-run 2>/dev/null
-rust_bin="$(cargo bench -q -p deepidv-reqwest --bench ureq_get_loop --no-run --message-format=json 2>/dev/null |
+cargo bench -q -p deepidv-benches --bench ureq_get_loop --no-run 2>/dev/null
+rust_bin="$(cargo bench -q -p deepidv-benches --bench ureq_get_loop --no-run --message-format=json 2>/dev/null |
   sed -n 's/.*"executable":"\([^"]*ureq_get_loop[^"]*\)".*/\1/p' | tail -1)"
 [[ -x "$rust_bin" ]] || { echo "could not find the ureq_get_loop bench binary" >&2; exit 1; }
 work="$(mktemp -d)"
-cc -O2 -std=c11 -Wall -Wextra -I"$root/include" -o "$work/bench_c_get" "$root/scripts/bench_c_get.c" \
+cc -O2 -std=c11 -Wall -Wextra -I"$root/include" -o "$work/bench_c_get" "$root/benches/c/bench_c_get.c" \
   "$target_dir/release/libdeepidv.a" -lpthread -ldl -lm
 
+: >"$work/mock.log" # exists before the simulator writes it: the loop below reads it
 "$target_dir/release/deepidv-mock" --addr 127.0.0.1:0 --pending 0ms --processing 0ms >"$work/mock.log" &
 mock=$!
 trap 'kill $mock 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -3,7 +3,7 @@
  * One client, 200 warm-up calls, then ROUNDS rounds of N calls. For each round it prints
  * the mean (total / N, clock_gettime(CLOCK_MONOTONIC)) and the median of the per-call times,
  * in nanoseconds, as "round R mean_ns=X median_ns=Y"; the Rust twin is
- * crates/deepidv-reqwest/benches/ureq_get_loop.rs. Built and run by scripts/bench-c.sh. */
+ * benches/ureq_get_loop.rs. Built and run by benches/c.sh. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
 #include <stdio.h>

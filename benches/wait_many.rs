@@ -2,10 +2,10 @@
 //! (`Client::wait_many(ids, 1000)`) on jobs that stay `processing` for a fixed
 //! window, polled every millisecond (no jitter, no growth), so the client is never
 //! idle and the rate of polls is what is measured: requests the simulator recorded
-//! during the `wait_many` call / its wall time. `scripts/bench-async.sh` runs this
+//! during the `wait_many` call / its wall time. `benches/async.sh` runs this
 //! beside `wrk` on the same simulator process (a processing job, the same answer).
 //!
-//! `DEEPIDV_BENCH_URL=http://127.0.0.1:PORT cargo bench -p deepidv-reqwest --bench wait_many`
+//! `DEEPIDV_BENCH_URL=http://127.0.0.1:PORT cargo bench -p deepidv-benches --bench wait_many`
 //! (a `deepidv-mock` process; without it, one in this process). Knobs:
 //! `BENCH_JOBS` (1000), `BENCH_WINDOW_MS` (1500), `BENCH_ROUNDS` (3), `BENCH_POLL_MS` (1),
 //! `BENCH_WORKERS` (tokio worker threads, 2), `BENCH_ONLY` (`default` or `pooled`: one variant).

@@ -5,7 +5,7 @@
 //! its first answer. Per job = (during − before) / N. "Before" is a warmed-up
 //! client (one request done, its connection idle in the pool).
 //!
-//! `DEEPIDV_BENCH_URL=http://127.0.0.1:PORT cargo bench -p deepidv-reqwest --bench wait_memory`
+//! `DEEPIDV_BENCH_URL=http://127.0.0.1:PORT cargo bench -p deepidv-benches --bench wait_memory`
 //! (without it, a simulator in this process, whose allocations would count too: the
 //! scripts always pass one). `BENCH_MEMORY_JOBS=1000,10000`.
 //! Prints `RESULT jobs=<N> heap_bytes_per_job=<x> rss_bytes_per_job=<y>` lines.
