@@ -26,7 +26,7 @@ var mockURL string
 func TestMain(m *testing.M) {
 	bin := os.Getenv("DEEPIDV_MOCK_BIN")
 	if bin == "" {
-		bin = filepath.Join("..", "..", "target", "debug", "deepidv-mock")
+		bin = filepath.Join("..", "target", "debug", "deepidv-mock")
 	}
 	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--pending", "100ms", "--processing", "200ms")
 	cmd.Stderr = os.Stderr

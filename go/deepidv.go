@@ -21,8 +21,8 @@
 package deepidv
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libdeepidv.a -lpthread -ldl -lm
+#cgo CFLAGS: -I${SRCDIR}/../include
+#cgo LDFLAGS: ${SRCDIR}/../target/release/libdeepidv.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include "deepidv.h"
 */
