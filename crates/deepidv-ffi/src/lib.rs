@@ -43,6 +43,7 @@ use deepidv_core::{Error, ErrorKind};
 
 mod client;
 mod poller;
+mod version;
 
 pub use client::*;
 pub use poller::*;
