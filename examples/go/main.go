@@ -2,7 +2,8 @@
 //
 //	DEEPIDV_API_KEY=sk_test_... DEEPIDV_BASE_URL=http://127.0.0.1:8080 go run . -first Alan -last Clean
 //
-// It prints "ready <job id> <result JSON>" when the job is ready, or the error and exits 1.
+// It prints each status change to stderr as it is observed, then "ready <job id> risk=<level> hits=<n>",
+// or the error and exits 1.
 package main
 
 import (
@@ -43,11 +44,23 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	job, err := client.Wait(ctx, id)
+	w, err := client.Watch(ctx, id)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("%s %s %s\n", job.Status, job.ID, job.Result)
+	defer w.Close()
+	for w.Next() {
+		fmt.Fprintln(os.Stderr, "status:", w.Status())
+	}
+	job, err := w.Result()
+	if err != nil {
+		fail(err) // errors.Is(err, deepidv.ErrJobFailed): job.Error says why
+	}
+	result, err := job.AdverseMedia()
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("%s %s risk=%s hits=%d\n", job.Status, job.ID, result.RiskLevel, result.TotalHits)
 }
 
 func fail(err error) {
