@@ -1,8 +1,8 @@
 // Package deepidv is an idiomatic Go client for the deepidv async-jobs API, over the SDK's C library
 // libdeepidv, found with pkg-config. Install the library, then use the module:
 //
-//	make install PREFIX=/usr/local            # in a deepidv-rs checkout (see README-install-cgo.md)
-//	go get github.com/deepidv/deepidv-rs/go   # PKG_CONFIG_PATH=<prefix>/lib/pkgconfig for another prefix
+//	make && sudo make install PREFIX=/usr/local   # in a deepidv-rs checkout (see its README)
+//	go get github.com/deepidv/deepidv-rs/go       # PKG_CONFIG_PATH=<prefix>/lib/pkgconfig for another prefix
 //
 //	client, err := deepidv.NewClient(os.Getenv("DEEPIDV_API_KEY"), "")
 //	if err != nil { ... }

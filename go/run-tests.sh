@@ -27,7 +27,7 @@ PREFIX="${DEEPIDV_INSTALL_PREFIX:-}"
 if [ -z "$PREFIX" ] || [ ! -f "$PREFIX/lib/pkgconfig/deepidv.pc" ]; then
     PREFIX="${PREFIX:-$WORK/prefix}"
     echo "== make install PREFIX=$PREFIX"
-    make -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS" install PREFIX="$PREFIX" >/dev/null
+    make -B -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS" install PREFIX="$PREFIX" >/dev/null
 fi
 echo "== the simulator"
 (cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-mock)

@@ -37,7 +37,7 @@ check() { # description, command...
 }
 
 echo "== make (release build) and the simulator"
-make -s -C "$ROOT"
+make -B -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS" # -B: let cargo decide what is stale
 (cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-mock)
 VERSION="$(cd "$ROOT" && cargo pkgid -p deepidv-ffi | sed 's/.*[#@]//')"
 XYZ="${VERSION%%[-+]*}"

@@ -14,7 +14,9 @@ MOCK_BIN="$TARGET_DIR/debug/deepidv-mock"
 CARGO_FLAGS=${CARGO_FLAGS:-}
 
 echo "== building libdeepidv (release) and deepidv-mock"
-(cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-ffi --release && cargo build $CARGO_FLAGS -p deepidv-mock)
+# (through the root Makefile: the same cargo command as `make install`, so the two never rebuild each other)
+make -B -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS"
+(cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-mock)
 
 WORK="$(mktemp -d)"
 MOCK_PID=""
