@@ -24,8 +24,9 @@ INSTALL       ?= install
 
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 OUT        := $(TARGET_DIR)/release
-# "path+file:///.../crates/deepidv-ffi#0.1.0" -> 0.1.0; X.Y.Z without any -pre/+build suffix for file names
-VERSION    := $(lastword $(subst #, ,$(subst @, ,$(shell $(CARGO) pkgid -p deepidv-ffi))))
+# The crate version, read from the header's DEEPIDV_VERSION (which the header test holds to the crate
+# version), so that `sudo make install` after `make` needs no cargo. XYZ: without -pre/+build, for file names.
+VERSION    := $(shell sed -n 's/^\#define DEEPIDV_VERSION "\(.*\)"/\1/p' include/deepidv.h)
 XYZ        := $(firstword $(subst -, ,$(subst +, ,$(VERSION))))
 MAJOR      := $(word 1,$(subst ., ,$(XYZ)))
 SONAME     := libdeepidv.so.$(MAJOR)

@@ -43,8 +43,8 @@ VERSION="$(cd "$ROOT" && cargo pkgid -p deepidv-ffi | sed 's/.*[#@]//')"
 XYZ="${VERSION%%[-+]*}"
 MAJOR="${XYZ%%.*}"
 
-echo "== make install PREFIX=$PREFIX"
-make -s -C "$ROOT" install PREFIX="$PREFIX" >/dev/null
+echo "== make install PREFIX=$PREFIX (without cargo on PATH, as \`sudo make install\` after \`make\`)"
+env PATH=/usr/local/bin:/usr/bin:/bin CARGO=/nonexistent/cargo make -s -C "$ROOT" install PREFIX="$PREFIX" >/dev/null
 for f in "lib/libdeepidv.so.$XYZ" lib/libdeepidv.a include/deepidv.h lib/pkgconfig/deepidv.pc; do
     check "installed $f" test -f "$PREFIX/$f"
 done
