@@ -32,8 +32,10 @@ fi
 echo "== the simulator"
 (cd "$ROOT" && cargo build $CARGO_FLAGS -p deepidv-mock)
 
-# What a Go user with libdeepidv in $PREFIX sets (nothing at all for /usr/local after ldconfig).
-export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" LD_LIBRARY_PATH="$PREFIX/lib"
+# What a Go user with libdeepidv in $PREFIX sets (nothing at all for /usr/local after ldconfig). The rpath
+# also matters to Go's build cache, which hashes CGO_LDFLAGS but not pkg-config's output: without it, a
+# package built against an earlier (now deleted) temporary prefix would be reused and fail to link.
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" CGO_LDFLAGS="-Wl,-rpath,$PREFIX/lib"
 echo "cgo flags: $(pkg-config --cflags --libs deepidv)"
 export DEEPIDV_MOCK_BIN="$TARGET_DIR/debug/deepidv-mock"
 export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GODEBUG=cgocheck=2 CGO_ENABLED=1
@@ -61,4 +63,15 @@ done
 out="$(DEEPIDV_API_KEY=sk_test_deepidv_sandbox DEEPIDV_BASE_URL="$URL" "$WORK/go-example")"
 echo "$out"
 echo "$out" | grep -qx "ready job_[0-9a-f]* risk=LOW hits=0" || { echo "examples/go did not print a ready LOW-risk job" >&2; exit 1; }
+
+echo "== examples/go linked statically: a static-only install, CGO_LDFLAGS from pkg-config --static"
+make -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS" install PREFIX="$WORK/static" LIBRARY_TYPES=static >/dev/null
+CGO_LDFLAGS="$(PKG_CONFIG_PATH="$WORK/static/lib/pkgconfig" pkg-config --static --libs deepidv)" \
+    PKG_CONFIG_PATH="$WORK/static/lib/pkgconfig" go build -o "$WORK/go-example-static" .
+if readelf -d "$WORK/go-example-static" | grep -q 'NEEDED.*libdeepidv'; then
+    echo "the static build needs libdeepidv.so" >&2; exit 1
+fi
+out="$(DEEPIDV_API_KEY=sk_test_deepidv_sandbox DEEPIDV_BASE_URL="$URL" "$WORK/go-example-static")"
+echo "$out"
+echo "$out" | grep -qx "ready job_[0-9a-f]* risk=LOW hits=0" || { echo "the static examples/go did not print a ready LOW-risk job" >&2; exit 1; }
 echo "Go tests passed"
