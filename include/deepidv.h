@@ -18,6 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** The version of this header (the crate's version); deepidv_version() is the library's. */
+#define DEEPIDV_VERSION_MAJOR 0
+#define DEEPIDV_VERSION_MINOR 1
+#define DEEPIDV_VERSION_PATCH 0
+#define DEEPIDV_VERSION "0.1.0"
+
 /**
  * What a poller wants next.
  */

@@ -66,6 +66,7 @@ mod error;
 mod job;
 mod options;
 mod poller;
+mod version;
 
 pub use action::*;
 pub use cancel::*;

@@ -5,7 +5,17 @@ use std::path::PathBuf;
 #[test]
 fn header_is_fresh() {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).unwrap();
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).unwrap();
+    // The compile-time version macros, from the crate version: a version bump makes the header stale.
+    config.after_includes = Some(format!(
+        "\n/** The version of this header (the crate's version); deepidv_version() is the library's. */\n\
+         #define DEEPIDV_VERSION_MAJOR {}\n#define DEEPIDV_VERSION_MINOR {}\n\
+         #define DEEPIDV_VERSION_PATCH {}\n#define DEEPIDV_VERSION \"{}\"",
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION"),
+    ));
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/lib.rs"))
@@ -39,6 +49,7 @@ fn header_is_fresh() {
         "typedef struct deepidv_client deepidv_client;",
         "deepidv_result deepidv_poller_save(const deepidv_poller *poller,",
         "deepidv_result deepidv_poller_resume(const char *api_key,",
+        "#define DEEPIDV_VERSION \"",
     ] {
         assert!(generated.contains(name), "header lacks {name:?}");
     }

@@ -26,10 +26,13 @@ var mockURL string
 func TestMain(m *testing.M) {
 	bin := os.Getenv("DEEPIDV_MOCK_BIN")
 	if bin == "" {
-		bin = filepath.Join("..", "..", "target", "debug", "deepidv-mock")
+		bin = filepath.Join("..", "target", "debug", "deepidv-mock")
 	}
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--pending", "100ms", "--processing", "200ms")
+	// Screenings stay pending, then processing, for 300ms each: long enough for a watch polling every
+	// 20-40ms to see both, even on a loaded machine (example_test.go prints them).
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--pending", "300ms", "--processing", "300ms")
 	cmd.Stderr = os.Stderr
+	dieWithUs(cmd) // a test that panics must not leave the simulator holding go test's output open
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,6 +50,9 @@ func TestMain(m *testing.M) {
 	}
 	mockURL = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	// The examples read these, as a program would.
+	os.Setenv("DEEPIDV_BASE_URL", mockURL)
+	os.Setenv("DEEPIDV_API_KEY", sandboxKey)
 	code := m.Run()
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
@@ -75,8 +81,14 @@ func admin(t *testing.T, method, path, body string, want int) []byte {
 // newJob makes a job on the simulator: outcome `"ready"` or `{"failed":"..."}`.
 func newJob(t *testing.T, outcome string, pending time.Duration) string {
 	t.Helper()
+	return newJobPhases(t, outcome, pending, 0)
+}
+
+// newJobPhases makes a job that is pending, then processing, for these times.
+func newJobPhases(t *testing.T, outcome string, pending, processing time.Duration) string {
+	t.Helper()
 	b := admin(t, "POST", "/__mock/jobs",
-		fmt.Sprintf(`{"outcome":%s,"pendingMs":%d,"processingMs":0}`, outcome, pending.Milliseconds()), 201)
+		fmt.Sprintf(`{"outcome":%s,"pendingMs":%d,"processingMs":%d}`, outcome, pending.Milliseconds(), processing.Milliseconds()), 201)
 	var v struct{ JobID string }
 	if err := json.Unmarshal(b, &v); err != nil || v.JobID == "" {
 		t.Fatalf("bad answer %s", b)

@@ -1,5 +1,8 @@
 // Package deepidv is an idiomatic Go client for the deepidv async-jobs API, over the SDK's C library
-// (libdeepidv.a, linked by path: build it first with `cargo build -p deepidv-ffi --release`).
+// libdeepidv, found with pkg-config. Install the library, then use the module:
+//
+//	make && sudo make install PREFIX=/usr/local   # in a deepidv-rs checkout (see its README)
+//	go get github.com/deepidv/deepidv-rs/go       # PKG_CONFIG_PATH=<prefix>/lib/pkgconfig for another prefix
 //
 //	client, err := deepidv.NewClient(os.Getenv("DEEPIDV_API_KEY"), "")
 //	if err != nil { ... }
@@ -11,9 +14,12 @@
 //	case err != nil:                           // see the sentinels below
 //	}
 //
-// Cancellation: Wait and GetJob run the library's blocking call with a cancellation handle; when ctx is
-// done, a goroutine cancels it, which ends a wait between polls at once (a request already in flight
-// finishes first, bounded by the request timeout). A ctx deadline also caps the wait's own deadline.
+// GetJob, Wait and CreateAdverseMedia run the library's blocking calls with a cancellation handle;
+// when ctx is done, a goroutine cancels it, which ends a wait between polls at once (a request already
+// in flight finishes first, bounded by the request timeout). A ctx deadline also caps a wait's deadline.
+// Watch (and ResumeWatch, Resume) drive the library's sans-IO poller instead, with net/http: every
+// decision (when to poll, backoff, retries, what an answer means, the deadline) is the library's, Go
+// only carries the requests, so a watch can report each status change and be saved between steps.
 //
 // Errors never depend on the C library's thread-local "last error" (goroutines move between OS threads):
 // every call takes an error object out-parameter and frees it. Memory the library hands out is freed
@@ -21,8 +27,7 @@
 package deepidv
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libdeepidv.a -lpthread -ldl -lm
+#cgo pkg-config: deepidv
 #include <stdlib.h>
 #include "deepidv.h"
 */
@@ -33,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -220,16 +226,18 @@ func takeJob(j *C.deepidv_job) *Job {
 	return job
 }
 
-// Option configures a Client.
+// Option configures a Client. Every setting of the C library's client options has one.
 type Option func(*options)
 
 type options struct {
-	requestTimeout, connectTimeout, pollInterval, maxPollInterval, waitTimeout, retryBackoff time.Duration
-	maxRetries                                                                               *uint32
-	insecureHTTP                                                                             bool
+	requestTimeout, connectTimeout, pollInterval, maxPollInterval time.Duration
+	waitTimeout, retryBackoff, maxRetryBackoff                    time.Duration
+	maxRetries, waitMaxFailures                                   *uint32
+	maxBodyBytes                                                  int64
+	insecureHTTP                                                  bool
 }
 
-// WithRequestTimeout sets the per-request timeout (default 30s).
+// WithRequestTimeout sets the per-request timeout, all included (default 30s).
 func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = d } }
 
 // WithConnectTimeout sets the connect timeout (default 10s).
@@ -238,7 +246,8 @@ func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.co
 // WithPollInterval sets the first delay between polls (default 2s, growing ×1.5).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
 
-// WithMaxPollInterval caps the delay between polls (default 5s).
+// WithMaxPollInterval caps the delay between polls (default 5s; a cap below the poll interval never
+// shortens it).
 func WithMaxPollInterval(d time.Duration) Option { return func(o *options) { o.maxPollInterval = d } }
 
 // WithWaitTimeout sets a wait's deadline (default 10 minutes).
@@ -247,11 +256,24 @@ func WithWaitTimeout(d time.Duration) Option { return func(o *options) { o.waitT
 // WithRetryBackoff sets the first backoff after a transient failure (default 500ms, doubling).
 func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.retryBackoff = d } }
 
+// WithMaxRetryBackoff caps the backoff after transient failures (default 30s).
+func WithMaxRetryBackoff(d time.Duration) Option { return func(o *options) { o.maxRetryBackoff = d } }
+
 // WithMaxRetries sets how often a single call (get, create) is retried on transient failures (default 3).
 func WithMaxRetries(n uint32) Option { return func(o *options) { o.maxRetries = &n } }
 
+// WithWaitMaxFailures sets after how many consecutive transient failures a wait gives up (default 5;
+// must be > 0).
+func WithWaitMaxFailures(n uint32) Option { return func(o *options) { o.waitMaxFailures = &n } }
+
+// WithMaxBodyBytes sets the largest response body accepted (default 16 MiB; must be > 0).
+func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.maxBodyBytes = n } }
+
 // WithInsecureHTTP allows plain http to hosts that are not loopback. Only for networks you trust.
 func WithInsecureHTTP() Option { return func(o *options) { o.insecureHTTP = true } }
+
+// The library's default, for reading bodies in Watch when WithMaxBodyBytes is not given.
+const defaultMaxBodyBytes = 16 << 20
 
 func millis(d time.Duration) C.uint64_t {
 	if d <= 0 {
@@ -266,12 +288,18 @@ func millis(d time.Duration) C.uint64_t {
 
 // Client is safe for concurrent use. Close it when done.
 type Client struct {
-	mu sync.RWMutex
-	c  *C.deepidv_client
+	mu   sync.RWMutex
+	c    *C.deepidv_client
+	opts *C.deepidv_client_options // for the pollers of Watch and Resume
+	key  string                    // for the pollers; never printed
+	url  string
+	http *http.Client
+	max  int64 // the largest body Watch reads
 }
 
 // NewClient makes a client for apiKey; baseURL "" means https://api.deepidv.com (plain http only to
-// loopback hosts, unless WithInsecureHTTP).
+// loopback hosts, unless WithInsecureHTTP). The library checks every option: a bad one is
+// ErrInvalidArgument.
 func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	var o options
 	for _, f := range opts {
@@ -290,54 +318,90 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 		defer free(url)
 	}
 	copts := C.deepidv_client_options_new()
-	defer C.deepidv_client_options_free(copts)
 	set := func(rc C.deepidv_result, what string) {
 		if rc != C.DEEPIDV_OK && err == nil {
 			err = invalid("%s: %s", what, Code(rc))
 		}
 	}
-	if o.requestTimeout > 0 {
-		set(C.deepidv_client_options_set_request_timeout_ms(copts, millis(o.requestTimeout)), "request timeout")
+	durations := []struct {
+		d    time.Duration
+		set  func(*C.deepidv_client_options, C.uint64_t) C.deepidv_result
+		what string
+	}{
+		{o.requestTimeout, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_request_timeout_ms(p, v)
+		}, "request timeout"},
+		{o.connectTimeout, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_connect_timeout_ms(p, v)
+		}, "connect timeout"},
+		{o.pollInterval, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_poll_interval_ms(p, v)
+		}, "poll interval"},
+		{o.maxPollInterval, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_max_poll_interval_ms(p, v)
+		}, "max poll interval"},
+		{o.waitTimeout, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_wait_timeout_ms(p, v)
+		}, "wait timeout"},
+		{o.retryBackoff, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_retry_backoff_ms(p, v)
+		}, "retry backoff"},
+		{o.maxRetryBackoff, func(p *C.deepidv_client_options, v C.uint64_t) C.deepidv_result {
+			return C.deepidv_client_options_set_max_retry_backoff_ms(p, v)
+		}, "max retry backoff"},
 	}
-	if o.connectTimeout > 0 {
-		set(C.deepidv_client_options_set_connect_timeout_ms(copts, millis(o.connectTimeout)), "connect timeout")
-	}
-	if o.pollInterval > 0 {
-		set(C.deepidv_client_options_set_poll_interval_ms(copts, millis(o.pollInterval)), "poll interval")
-	}
-	if o.maxPollInterval > 0 {
-		set(C.deepidv_client_options_set_max_poll_interval_ms(copts, millis(o.maxPollInterval)), "max poll interval")
-	}
-	if o.waitTimeout > 0 {
-		set(C.deepidv_client_options_set_wait_timeout_ms(copts, millis(o.waitTimeout)), "wait timeout")
-	}
-	if o.retryBackoff > 0 {
-		set(C.deepidv_client_options_set_retry_backoff_ms(copts, millis(o.retryBackoff)), "retry backoff")
+	for _, d := range durations {
+		if d.d < 0 {
+			set(C.DEEPIDV_INVALID_ARGUMENT, d.what+" is negative")
+		} else if d.d > 0 {
+			set(d.set(copts, millis(d.d)), d.what)
+		}
 	}
 	if o.maxRetries != nil {
 		set(C.deepidv_client_options_set_max_retries(copts, C.uint32_t(*o.maxRetries)), "max retries")
+	}
+	if o.waitMaxFailures != nil {
+		set(C.deepidv_client_options_set_wait_max_failures(copts, C.uint32_t(*o.waitMaxFailures)), "wait max failures")
+	}
+	maxBody := int64(defaultMaxBodyBytes)
+	if o.maxBodyBytes != 0 {
+		if o.maxBodyBytes < 0 {
+			set(C.DEEPIDV_INVALID_ARGUMENT, "max body bytes is negative")
+		} else {
+			set(C.deepidv_client_options_set_max_body_bytes(copts, C.uint64_t(o.maxBodyBytes)), "max body bytes")
+			maxBody = o.maxBodyBytes
+		}
 	}
 	if o.insecureHTTP {
 		set(C.deepidv_client_options_set_allow_insecure_http(copts, true), "insecure http")
 	}
 	if err != nil {
+		C.deepidv_client_options_free(copts)
 		return nil, err
 	}
 	var c *C.deepidv_client
 	var cerr *C.deepidv_error
 	rc := C.deepidv_client_new_with_options(key, url, copts, &c, &cerr)
 	if err := takeError(rc, cerr); err != nil {
+		C.deepidv_client_options_free(copts)
 		return nil, err
 	}
-	return &Client{c: c}, nil
+	connect := o.connectTimeout
+	if connect <= 0 {
+		connect = 10 * time.Second
+	}
+	return &Client{c: c, opts: copts, key: apiKey, url: baseURL, http: newHTTPClient(connect), max: maxBody}, nil
 }
 
-// Close frees the client, after the calls in progress return. Closing twice is fine.
+// Close frees the client, after the calls in progress return. Closing twice is fine. Watches
+// already started keep working until their own Close.
 func (cl *Client) Close() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	C.deepidv_client_free(cl.c)
-	cl.c = nil
+	C.deepidv_client_options_free(cl.opts)
+	cl.c, cl.opts = nil, nil
+	cl.http.CloseIdleConnections()
 	return nil
 }
 

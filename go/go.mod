@@ -1,0 +1,3 @@
+module github.com/deepidv/deepidv-rs/go
+
+go 1.19
