@@ -410,8 +410,3 @@ impl Iterator for Watch {
         }
     }
 }
-
-/// The README's Rust examples, compiled as doc tests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExamples;
