@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use deepidv_core::{API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL};
+use deepidv_core::{API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, parse_duration};
 use deepidv_mock::MockArgs;
 
 /// Get, wait for and watch deepidv async jobs; start screenings; run the local simulator.
@@ -162,18 +162,6 @@ pub struct LateKey {
     pub api_key: Option<String>,
 }
 
-/// Parses a duration such as `500ms`, `2s`, `10m`, `1h30m` or `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let d: jiff::SignedDuration = t
-        .parse()
-        .map_err(|_| format!("expected a duration like 500ms, 2s or 10m, not {t:?}"))?;
-    Duration::try_from(d).map_err(|_| format!("a duration must not be negative: {t:?}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,18 +170,6 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("").is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use deepidv_core::{
     AdverseMediaRequest, ApiKey, BaseUrl, Config, Error, ErrorKind, IdempotencyKey, Job, JobId,
     Machine,
 };
-use deepidv_mock::{DEFAULT_API_KEY, MockArgs, MockConfig, MockServer};
+use deepidv_mock::{DEFAULT_API_KEY, MockConfig, MockServer};
 use deepidv_ureq::Client;
 
 use args::{
@@ -141,7 +141,7 @@ fn run(cli: &Cli, ctx: &Ctx) -> Result<u8, Error> {
             Ok(watch(ctx, &client, &id))
         }
         Command::Screening(ScreeningCommand::AdverseMedia(a)) => adverse_media(cli, ctx, a),
-        Command::Mock(args) => Ok(mock(args.clone())),
+        Command::Mock(args) => Ok(deepidv_mock::serve(args.clone())),
         Command::Demo => demo(ctx),
         Command::Batch(b) => Ok(batch::main(cli, b, ctx.stderr_tty, ctx.style.secret.as_deref())),
         Command::Completions { shell } => {
@@ -281,34 +281,6 @@ fn adverse_media(cli: &Cli, ctx: &Ctx, a: &AdverseMediaArgs) -> Result<u8, Error
     }
     let id = created.id()?;
     Ok(wait_for(ctx, &client, &id))
-}
-
-fn mock(args: MockArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the simulator's runtime: {e}");
-            return ErrorKind::Internal.code();
-        }
-    };
-    let addr = args.addr;
-    match runtime.block_on(deepidv_mock::run_cli(args)) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: cannot serve the simulator on {addr}: {e}");
-            // a bad --addr (in use, not local, not permitted) is an invalid argument
-            match e.kind() {
-                std::io::ErrorKind::AddrInUse
-                | std::io::ErrorKind::AddrNotAvailable
-                | std::io::ErrorKind::PermissionDenied => ErrorKind::InvalidArgument.code(),
-                _ => ErrorKind::Internal.code(),
-            }
-        }
-    }
 }
 
 fn demo(ctx: &Ctx) -> Result<u8, Error> {

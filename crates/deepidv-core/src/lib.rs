@@ -81,3 +81,6 @@ pub use poller::{
 };
 
 pub use http;
+
+mod duration;
+pub use duration::parse_duration;

@@ -4,6 +4,8 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use deepidv_core::parse_duration;
+
 use crate::fault::FaultArg;
 use crate::{DEFAULT_ORG, MockConfig, MockServer, Scope};
 
@@ -41,6 +43,12 @@ pub struct MockArgs {
     #[arg(long = "latency", id = "mock_latency", value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
     pub latency: Duration,
 
+    /// Job creations allowed per second and per API key, `N/s` or `N` (e.g. `50/s`); beyond a burst of about
+    /// one second's worth, `POST /v1/screening/adverse-media` answers 429 with `Retry-After`. Polling is never
+    /// limited. Default: unlimited.
+    #[arg(long = "rate-limit", id = "mock_rate_limit", value_name = "N/s", value_parser = crate::rate::parse_rate)]
+    pub rate_limit: Option<f64>,
+
     /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `429x1`, `429:date=2`, `delay:500ms`, `drop`,
     /// `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`, `unknown-status:on_hold`, `legacy`, or a
     /// JSON fault; repeatable, applied in order.
@@ -57,6 +65,7 @@ impl MockArgs {
             processing: self.processing,
             ttl: self.ttl,
             latency: self.latency,
+            rate_limit: self.rate_limit,
         }
     }
 }
@@ -76,23 +85,43 @@ fn parse_fault(s: &str) -> Result<FaultArg, String> {
     s.parse()
 }
 
-/// Parses a duration such as `500ms`, `2s`, `10m`, `1h30m` or `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let d: jiff::SignedDuration = s
-        .parse()
-        .map_err(|e| format!("invalid duration {s:?}: {e}"))?;
-    Duration::try_from(d).map_err(|_| format!("invalid duration {s:?}: must not be negative"))
-}
-
-/// Serves the simulator with these flags until SIGINT or SIGTERM, then returns `Ok(())`.
+/// Serves the simulator with these flags until SIGINT or SIGTERM: the whole of `deepidv-mock` and
+/// `deepidv mock`. Builds its own tokio runtime and returns the process exit code: `0` after a signal, `2`
+/// ([`deepidv_core::ErrorKind::InvalidArgument`]) when `--addr` cannot be bound (in use, not local, not
+/// permitted), `9` ([`deepidv_core::ErrorKind::Internal`]) otherwise, with one `error: …` line on stderr.
 ///
 /// The first line on stdout is exactly `listening on http://HOST:PORT`, printed (and flushed) once the listener
-/// is bound. Call it on a tokio runtime with the IO and time drivers enabled.
-pub async fn run_cli(args: MockArgs) -> io::Result<()> {
+/// is bound.
+pub fn serve(args: MockArgs) -> u8 {
+    use deepidv_core::ErrorKind;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the simulator's runtime: {e}");
+            return ErrorKind::Internal.code();
+        }
+    };
+    let addr = args.addr;
+    match runtime.block_on(serve_until_signal(args)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: cannot serve the simulator on {addr}: {e}");
+            match e.kind() {
+                io::ErrorKind::AddrInUse
+                | io::ErrorKind::AddrNotAvailable
+                | io::ErrorKind::PermissionDenied => ErrorKind::InvalidArgument.code(),
+                _ => ErrorKind::Internal.code(),
+            }
+        }
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then returns `Ok(())`; on a runtime with the IO and time drivers.
+async fn serve_until_signal(args: MockArgs) -> io::Result<()> {
     // Install the handlers before announcing the address, so a signal sent right after the first line
     // is handled (and exits 0) rather than killing the process.
     let signals = Signals::install()?;
@@ -156,16 +185,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
     fn keys() {
         assert_eq!(
             parse_key("k").unwrap(),
@@ -173,6 +192,31 @@ mod tests {
         );
         assert_eq!(parse_key("k:o").unwrap(), ("k".to_owned(), "o".to_owned()));
         assert!(parse_key(":o").is_err());
+    }
+
+    #[test]
+    fn rate_limit_flag() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: MockArgs,
+        }
+        let parse = |v: &str| {
+            Cli::try_parse_from(["x", "--rate-limit", v]).map(|c| c.args.into_config().rate_limit)
+        };
+        assert_eq!(parse("50/s").unwrap(), Some(50.0));
+        assert_eq!(parse("2").unwrap(), Some(2.0));
+        assert!(parse("0").is_err());
+        assert!(parse("lots").is_err());
+        assert_eq!(
+            Cli::try_parse_from(["x"])
+                .unwrap()
+                .args
+                .into_config()
+                .rate_limit,
+            None
+        );
     }
 
     #[test]

@@ -254,7 +254,7 @@ impl FromStr for FaultArg {
             }
             "delay" => {
                 let a = arg.ok_or("fault \"delay\" needs a duration, e.g. delay:500ms")?;
-                Fault::Delay(crate::cli::parse_duration(a)?)
+                Fault::Delay(deepidv_core::parse_duration(a)?)
             }
             "drop" => no_arg(Fault::Drop)?,
             "truncate" => no_arg(Fault::Truncate)?,

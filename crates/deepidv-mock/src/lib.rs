@@ -58,6 +58,7 @@
 //! | `DELETE /__mock/faults` | – | `204`, all queued faults cleared |
 //! | `POST /__mock/jobs` | `{"org"?, "outcome": "ready" \| {"failed": "msg"}, "pendingMs"?, "processingMs"?, "id"?}` | `201 {"jobId": ID}` |
 //! | `POST /__mock/jobs/{id}/expire` | – | `204` (`404` if unknown) |
+//! | `GET /__mock/stats` | – | `200`, [`Stats`] as JSON |
 //! | `GET /__mock/requests` | – | `200`, JSON array of `{"method","path","headers":[[name,value]…],"body","status"}` |
 //! | `DELETE /__mock/requests` | – | `204`, the record cleared |
 //!
@@ -69,8 +70,10 @@
 mod body;
 mod cli;
 mod fault;
+mod rate;
 mod result;
 mod server;
+mod stats;
 
 use std::io;
 use std::net::SocketAddr;
@@ -81,8 +84,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use cli::{MockArgs, parse_duration, run_cli};
+pub use cli::{MockArgs, serve};
 pub use fault::{ErrorBody, Fault, FaultArg, RetryAfter, Scope};
+pub use stats::Stats;
 
 use server::Shared;
 
@@ -104,6 +108,11 @@ pub struct MockConfig {
     pub ttl: Duration,
     /// Added to every API answer (default 0; admin routes are never delayed).
     pub latency: Duration,
+    /// Job creations (`POST /v1/screening/adverse-media`) allowed per second and per API key (default `None`:
+    /// unlimited). A token bucket holding about one second's worth (at least one): beyond it the POST answers
+    /// `429` with `Retry-After` (whole seconds, at least 1), creates nothing and counts in
+    /// [`Stats::rate_limited`]. `GET` polling is never limited.
+    pub rate_limit: Option<f64>,
 }
 
 impl Default for MockConfig {
@@ -114,6 +123,7 @@ impl Default for MockConfig {
             processing: Duration::from_millis(1200),
             ttl: Duration::from_secs(600),
             latency: Duration::ZERO,
+            rate_limit: None,
         }
     }
 }
@@ -284,6 +294,12 @@ impl MockServer {
     /// this tracks the live jobs, not every job ever made.
     pub fn job_count(&self) -> usize {
         self.shared.job_count()
+    }
+
+    /// What the server did with creation requests so far: new jobs (in total, per `Idempotency-Key`, per
+    /// person), replays, rate-limited and conflicting requests. The same as `GET /__mock/stats`.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
     }
 
     /// How many TCP connections the server has accepted so far, admin routes'

@@ -1,6 +1,7 @@
 //! The HTTP side: state, routing, the API handlers, faults and the accept loop.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +25,9 @@ use tokio::sync::watch;
 
 use crate::body::MockBody;
 use crate::fault::{ErrorBody, Fault, RetryAfter, Scope};
+use crate::rate::RateLimiter;
 use crate::result::{Ending, Rng, Subject, fnv1a};
+use crate::stats::{Stats, StatsCounter};
 use crate::{DEFAULT_API_KEY, DEFAULT_ORG, JobSpec, MockConfig, Outcome, RecordedRequest};
 
 const SCREENING_PATH: &str = "/v1/screening/adverse-media";
@@ -51,33 +54,51 @@ pub(crate) struct Shared {
 #[derive(Default)]
 struct State {
     jobs: HashMap<String, Arc<Job>>,
-    /// (org, idempotency key) → job id
-    idempotency: HashMap<(String, String), String>,
+    /// (org, idempotency key) → (job id, fingerprint of the request body)
+    idempotency: HashMap<(String, String), (String, u64)>,
+    /// when each job expires (earliest first), so expired jobs are dropped without scanning them all
+    expiries: BinaryHeap<Reverse<(Instant, String)>>,
+    limiter: Option<RateLimiter>,
+    stats: StatsCounter,
     faults: Vec<FaultEntry>,
     requests: VecDeque<RecordedRequest>,
     /// sequence number of `requests[0]`
     first_seq: u64,
     job_counter: u64,
-    /// jobs stored so far; every `SWEEP_EVERY`-th store drops the expired ones
-    stored: u64,
 }
 
-/// Expired jobs answer exactly as unknown ones (404; an idempotent replay starts
-/// a new job), so they can be dropped: one sweep per this many new jobs keeps a
-/// long-running simulator's memory bounded by its live jobs, at an amortized cost
-/// of (live jobs / this) checks per new job.
-const SWEEP_EVERY: u64 = 1024;
-
 impl State {
+    /// Stores a job, first dropping the jobs whose time has run out. Expired jobs answer exactly as unknown ones
+    /// (404; an idempotent replay starts a new job), so dropping them keeps a long-running simulator's memory
+    /// bounded by its live jobs, at O(log n) per job.
     fn store(&mut self, job: Arc<Job>, ttl: Duration) {
-        self.jobs.insert(job.id.clone(), job);
-        self.stored += 1;
-        if self.stored.is_multiple_of(SWEEP_EVERY) {
-            let now = Instant::now();
-            self.jobs.retain(|_, j| j.phase(now, ttl) != Phase::Expired);
-            let jobs = &self.jobs;
-            self.idempotency.retain(|_, id| jobs.contains_key(id));
+        let now = Instant::now();
+        while let Some(Reverse((at, _))) = self.expiries.peek()
+            && *at <= now
+        {
+            let Some(Reverse((_, id))) = self.expiries.pop() else {
+                break;
+            };
+            if self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.phase(now, ttl) == Phase::Expired)
+                && let Some(old) = self.jobs.remove(&id)
+                && let Some(key) = &old.idempotency
+                && self.idempotency.get(key).is_some_and(|(i, _)| *i == id)
+            {
+                self.idempotency.remove(key);
+            }
         }
+        let expires = job.created.checked_add(
+            job.pending
+                .saturating_add(job.processing)
+                .saturating_add(ttl),
+        );
+        if let Some(at) = expires {
+            self.expiries.push(Reverse((at, job.id.clone())));
+        }
+        self.jobs.insert(job.id.clone(), job);
     }
 }
 
@@ -103,6 +124,8 @@ struct Job {
     source: JobSource,
     ending: OnceLock<Ending>,
     expired: AtomicBool,
+    /// (org, Idempotency-Key) it was created under, if any
+    idempotency: Option<(String, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -195,12 +218,15 @@ impl Shared {
             .map_or(0, |d| d.as_nanos() as u64);
         let nonce = fnv1a(&[&nanos.to_string(), &std::process::id().to_string()]);
         Shared {
-            config,
             orgs,
             nonce,
             request_counter: AtomicU64::new(0),
             connections: AtomicU64::new(0),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                limiter: config.rate_limit.and_then(RateLimiter::new),
+                ..State::default()
+            }),
+            config,
         }
     }
 
@@ -260,9 +286,14 @@ impl Shared {
             },
             ending: OnceLock::new(),
             expired: AtomicBool::new(false),
+            idempotency: None,
         };
         state.store(Arc::new(job), self.config.ttl);
         id
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        lock(&self.state).stats.snapshot()
     }
 
     pub(crate) fn job_count(&self) -> usize {
@@ -661,7 +692,13 @@ fn api(
             return Answer::method_not_allowed("POST");
         }
         match authenticate(shared, headers) {
-            Ok(org) => create_screening(shared, org, headers, body),
+            Ok(org) => {
+                let key = headers
+                    .get("x-api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                create_screening(shared, (key, org), headers, body)
+            }
             Err(a) => a,
         }
     } else if let Some(id) = path.strip_prefix(JOBS_PREFIX) {
@@ -808,7 +845,12 @@ struct Started<'a> {
     message: &'a str,
 }
 
-fn create_screening(shared: &Shared, org: &str, headers: &http::HeaderMap, body: &[u8]) -> Answer {
+fn create_screening(
+    shared: &Shared,
+    (api_key, org): (&str, &str),
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Answer {
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -824,17 +866,49 @@ fn create_screening(shared: &Shared, org: &str, headers: &http::HeaderMap, body:
         Ok(s) => s,
         Err(a) => return a,
     };
+    let fingerprint = fnv1a(&[
+        &subject.email,
+        &subject.first_name,
+        &subject.last_name,
+        &subject.date_of_birth,
+        subject.country.as_deref().unwrap_or(""),
+    ]);
     let now = Instant::now();
     let mut state = lock(&shared.state);
+    if let Some(limiter) = &mut state.limiter
+        && let Err(retry_after) = limiter.acquire(api_key, now)
+    {
+        state.stats.rate_limited();
+        drop(state);
+        let mut a = Answer::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            Some("RATE_LIMITED"),
+        );
+        a.extra = Some(Box::new((RETRY_AFTER, HeaderValue::from(retry_after))));
+        return a;
+    }
     if let Some(key) = &idempotency_key
-        && let Some(job) = state
+        && let Some((job, first_fingerprint)) = state
             .idempotency
             .get(&(org.to_owned(), key.clone()))
-            .and_then(|id| state.jobs.get(id))
+            .and_then(|(id, fp)| Some((state.jobs.get(id)?, *fp)))
     {
         let phase = job.phase(now, shared.config.ttl);
         if phase != Phase::Expired {
+            if first_fingerprint != fingerprint {
+                // API.md is silent; like draft-ietf-httpapi-idempotency-key-header, a key reused with
+                // another payload is refused and creates nothing
+                state.stats.idempotency_conflict();
+                drop(state);
+                return Answer::error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("Idempotency-Key {key:?} was used with a different request body"),
+                    Some("IDEMPOTENCY_KEY_REUSED"),
+                );
+            }
             let job = Arc::clone(job);
+            state.stats.replay();
             drop(state);
             let (status, _) = job.status_at(phase);
             return Answer::json(
@@ -848,6 +922,13 @@ fn create_screening(shared: &Shared, org: &str, headers: &http::HeaderMap, body:
         }
     }
     let id = shared.new_job_id(&mut state);
+    let person = format!(
+        "{}|{}|{}|{}",
+        subject.email.to_lowercase(),
+        subject.first_name,
+        subject.last_name,
+        subject.date_of_birth
+    );
     let job = Job {
         id: id.clone(),
         org: org.to_owned(),
@@ -858,12 +939,18 @@ fn create_screening(shared: &Shared, org: &str, headers: &http::HeaderMap, body:
         source: JobSource::Screening(subject),
         ending: OnceLock::new(),
         expired: AtomicBool::new(false),
+        idempotency: idempotency_key
+            .as_ref()
+            .map(|k| (org.to_owned(), k.clone())),
     };
+    state.stats.creation(idempotency_key.as_deref(), person);
     let phase = job.phase(now, shared.config.ttl);
     let job = Arc::new(job);
     state.store(Arc::clone(&job), shared.config.ttl);
     if let Some(key) = idempotency_key {
-        state.idempotency.insert((org.to_owned(), key), id.clone());
+        state
+            .idempotency
+            .insert((org.to_owned(), key), (id.clone(), fingerprint));
     }
     drop(state);
     let (status, _) = job.status_at(phase);
@@ -1038,6 +1125,10 @@ fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
                 Err(e) => bad(e),
             },
             _ => Answer::method_not_allowed("POST"),
+        },
+        "/__mock/stats" => match *method {
+            Method::GET => Answer::json(StatusCode::OK, &shared.stats()),
+            _ => Answer::method_not_allowed("GET"),
         },
         "/__mock/requests" => match *method {
             Method::GET => {
