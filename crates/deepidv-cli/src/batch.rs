@@ -13,7 +13,8 @@ use deepidv_batch::{
 use deepidv_core::{ApiKey, BaseUrl, Config};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::args::{Cli, LateKey, Output, parse_duration};
+use crate::args::{Cli, LateKey, Output};
+use deepidv_core::parse_duration;
 
 /// `batch …`.
 #[derive(Subcommand, Debug)]
