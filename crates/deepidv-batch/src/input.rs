@@ -142,7 +142,9 @@ impl Input {
         let mut hash = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = file.read(&mut buf).map_err(|e| Error::input(&self.path, e))?;
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| Error::input(&self.path, e))?;
             if n == 0 {
                 break;
             }

@@ -48,9 +48,7 @@ use sha2::{Digest as _, Sha256};
 pub use input::{COLUMNS, Format, Input, MAX_REF_CHARS, Person, RowError, Rows, Validation};
 pub use postgres::{PostgresStore, redact_url};
 pub use run::{DEFAULT_CONCURRENCY, DEFAULT_LEASE, Limiter, Progress, RunOptions, run};
-pub use store::{
-    Counts, Finished, Item, Meta, NewRow, Record, SqliteStore, Store, Update,
-};
+pub use store::{Counts, Finished, Item, Meta, NewRow, Record, SqliteStore, Store, Update};
 
 /// The environment variable naming the PostgreSQL database of a batch.
 pub const DATABASE_URL_ENV: &str = "DEEPIDV_BATCH_DATABASE_URL";
@@ -338,7 +336,8 @@ pub async fn export<S: Store, W: Write>(
     format: ExportFormat,
     out: W,
 ) -> Result<u64, Error> {
-    let io = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("cannot write the export: {e}"));
+    let io =
+        |e: &dyn std::fmt::Display| Error::InvalidInput(format!("cannot write the export: {e}"));
     let out = std::io::BufWriter::with_capacity(256 * 1024, out);
     let (mut csv, mut json) = match format {
         ExportFormat::Csv => {

@@ -24,7 +24,14 @@ const LOAD_LOCK: i64 = 0x0064_6565_7069_6476;
 /// The database's clock in milliseconds: leases are compared on one clock, the server's.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/// A batch in PostgreSQL; see the [module docs](self).
+/// A batch in PostgreSQL: any number of worker processes, on any number of
+/// machines, share it. Each claims rows with `SELECT … FOR UPDATE SKIP LOCKED`
+/// under a lease it renews while it lives; a dead worker's leases expire and the
+/// others take its rows over.
+///
+/// One batch per database (or per schema: put `options=-csearch_path%3Dname` in
+/// the URL). The connection is plain TCP or a Unix socket: TLS to the database is
+/// not supported yet.
 #[derive(Debug)]
 pub struct PostgresStore {
     client: Client,

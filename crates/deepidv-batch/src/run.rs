@@ -199,8 +199,7 @@ async fn claim_loop<S: Store>(
     let idle_poll = (lease / 4).min(Duration::from_secs(1));
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
     let mut first_error: Option<Error> = None;
-    let note = |r: Result<Result<(), Error>, tokio::task::JoinError>,
-                    first: &mut Option<Error>| {
+    let note = |r: Result<Result<(), Error>, tokio::task::JoinError>, first: &mut Option<Error>| {
         let e = match r {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e,
@@ -302,7 +301,11 @@ async fn process<S: Store>(ctx: &Ctx<S>, item: Item) -> Result<(), Error> {
                     ctx.progress.rate_limited.fetch_add(1, Ordering::Relaxed);
                 }
             };
-            match ctx.client.drive(&mut call, observe, Some(&ctx.cancel)).await {
+            match ctx
+                .client
+                .drive(&mut call, observe, Some(&ctx.cancel))
+                .await
+            {
                 Ok(created) => {
                     ctx.progress.created.fetch_add(1, Ordering::Relaxed);
                     let id = created.job_id;

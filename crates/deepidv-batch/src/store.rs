@@ -223,12 +223,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Item>, Error>> + Send;
 
     /// Extends `worker`'s leases by `lease` from now.
-    fn renew(&self, worker: &str, lease: Duration)
-    -> impl Future<Output = Result<(), Error>> + Send;
+    fn renew(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Records a change. A finished row is never changed again.
-    fn update(&self, worker: &str, update: Update)
-    -> impl Future<Output = Result<(), Error>> + Send;
+    fn update(
+        &self,
+        worker: &str,
+        update: Update,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// People per state.
     fn counts(&self) -> impl Future<Output = Result<Counts, Error>> + Send;
@@ -521,7 +527,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim(&self, worker: &str, limit: usize, _lease: Duration) -> Result<Vec<Item>, Error> {
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: usize,
+        _lease: Duration,
+    ) -> Result<Vec<Item>, Error> {
         let worker = worker.to_owned();
         self.with(move |c| {
             let tx = c.transaction()?;

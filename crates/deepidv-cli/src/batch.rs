@@ -150,7 +150,12 @@ pub fn main(cli: &Cli, cmd: &BatchCommand, stderr_tty: bool, secret: Option<&str
     }
 }
 
-async fn run(cli: &Cli, args: &RunArgs, stderr_tty: bool, secret: Option<&str>) -> Result<u8, Error> {
+async fn run(
+    cli: &Cli,
+    args: &RunArgs,
+    stderr_tty: bool,
+    secret: Option<&str>,
+) -> Result<u8, Error> {
     // Every check before anything is read or stored.
     let key = args
         .key
@@ -174,7 +179,9 @@ async fn run(cli: &Cli, args: &RunArgs, stderr_tty: bool, secret: Option<&str>) 
         config.connect_timeout = config.connect_timeout.min(t);
     }
     if args.concurrency == 0 {
-        return Err(Error::InvalidInput("--concurrency must be at least 1".to_owned()));
+        return Err(Error::InvalidInput(
+            "--concurrency must be at least 1".to_owned(),
+        ));
     }
     let client = deepidv_reqwest::Client::new(config)?;
     let input = Input::open(&args.input)?;
@@ -275,10 +282,8 @@ async fn execute<S: Store>(
 
 fn show_progress(progress: Arc<Progress>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     let shown = bar.clone();
     let ticker = tokio::spawn(async move {
@@ -333,10 +338,12 @@ fn print_counts(output: Output, c: &Counts) {
 async fn status(output: Output, args: &StoreArgs) -> Result<u8, Error> {
     let counts = match which(args)? {
         Which::Sqlite(path) => SqliteStore::open_read(&path)?.counts().await?,
-        Which::Postgres(url) => PostgresStore::connect(&url, CONNECT_TIMEOUT)
-            .await?
-            .counts()
-            .await?,
+        Which::Postgres(url) => {
+            PostgresStore::connect(&url, CONNECT_TIMEOUT)
+                .await?
+                .counts()
+                .await?
+        }
     };
     print_counts(output, &counts);
     Ok(0)

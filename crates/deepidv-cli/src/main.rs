@@ -143,7 +143,12 @@ fn run(cli: &Cli, ctx: &Ctx) -> Result<u8, Error> {
         Command::Screening(ScreeningCommand::AdverseMedia(a)) => adverse_media(cli, ctx, a),
         Command::Mock(args) => Ok(deepidv_mock::serve(args.clone())),
         Command::Demo => demo(ctx),
-        Command::Batch(b) => Ok(batch::main(cli, b, ctx.stderr_tty, ctx.style.secret.as_deref())),
+        Command::Batch(b) => Ok(batch::main(
+            cli,
+            b,
+            ctx.stderr_tty,
+            ctx.style.secret.as_deref(),
+        )),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "deepidv", &mut out);

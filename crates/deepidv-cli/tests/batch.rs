@@ -24,7 +24,15 @@ fn killed_with_sigkill_again_and_again_then_completed_screens_everyone_once() {
         latency: Duration::from_millis(3),
         ..MockConfig::instant()
     });
-    let run = ["run", "--input", input, "--state", state, "--concurrency", "64"];
+    let run = [
+        "run",
+        "--input",
+        input,
+        "--state",
+        state,
+        "--concurrency",
+        "64",
+    ];
     let mut kills = 0;
     for round in 0..5 {
         let mut child = spawn(&sim, &run);
@@ -34,10 +42,14 @@ fn killed_with_sigkill_again_and_again_then_completed_screens_everyone_once() {
             kills += 1;
         }
         let done = finish(child);
-        assert!(done.code == -1 || done.code == 0, "round {round}: {done:#?}");
+        assert!(
+            done.code == -1 || done.code == 0,
+            "round {round}: {done:#?}"
+        );
     }
     assert!(kills >= 2, "the runs were killed mid-way ({kills} times)");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(state).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(state).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the state file holds personal data");
     let done = batch(&sim, &run);
     assert_eq!(done.code, 0, "{done:#?}");
@@ -79,8 +91,14 @@ fn creations_follow_the_rate_limit_without_429s() {
     assert_eq!(stats.total_creations, n as u64);
     let rate = n as f64 / elapsed;
     let requests = stats.total_creations + stats.replays + stats.rate_limited;
-    eprintln!("{rate:.1} creations/s, {} of {requests} answered 429", stats.rate_limited);
-    assert!(rate >= 0.95 * 50.0, "{rate:.1}/s is under 95 % of the limit");
+    eprintln!(
+        "{rate:.1} creations/s, {} of {requests} answered 429",
+        stats.rate_limited
+    );
+    assert!(
+        rate >= 0.95 * 50.0,
+        "{rate:.1}/s is under 95 % of the limit"
+    );
     assert!(stats.rate_limited * 100 < requests, "{stats:?}");
 }
 
@@ -124,7 +142,13 @@ fn refused(name: &str, file: &str, content: &str, expect: &str) -> Done {
     let sim = mock(MockConfig::instant());
     let done = batch(
         &sim,
-        &["run", "--input", input.to_str().unwrap(), "--state", state.to_str().unwrap()],
+        &[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
     );
     assert_eq!(done.code, 2, "{done:#?}");
     let line = done.error_line();
@@ -141,7 +165,9 @@ fn bad_input_is_refused_with_the_row_and_the_reason() {
     refused(
         "csv",
         "p.csv",
-        &format!("{HEADER}a,Ada,Lovelace,ada@example.com,1815-12-10,GB\nb,Bob,\"Smith,bob@example.com\n"),
+        &format!(
+            "{HEADER}a,Ada,Lovelace,ada@example.com,1815-12-10,GB\nb,Bob,\"Smith,bob@example.com\n"
+        ),
         "malformed CSV",
     );
     refused(
@@ -170,12 +196,17 @@ fn bad_input_is_refused_with_the_row_and_the_reason() {
          {\"firstName\":\"Cy\",\"lastName\":\"T\",\"email\":\"cy@example\",\"dateOfBirth\":\"1990-01-01\"}\n",
         "2 invalid rows",
     );
-    assert!(done.stderr.contains("line 2: email \"not-an-email\" is not an e-mail address"));
+    assert!(
+        done.stderr
+            .contains("line 2: email \"not-an-email\" is not an e-mail address")
+    );
     assert!(done.stderr.contains("line 3: email \"cy@example\""));
     refused(
         "dup",
         "p.csv",
-        &format!("{HEADER}a,Ada,Lovelace,ada@example.com,1815-12-10,GB\na,Bob,Smith,bob@example.com,1990-01-01,\n"),
+        &format!(
+            "{HEADER}a,Ada,Lovelace,ada@example.com,1815-12-10,GB\na,Bob,Smith,bob@example.com,1990-01-01,\n"
+        ),
         "line 3: duplicate ref \"a\" (first on line 2)",
     );
     refused("missing", "nope.csv", "", "").error_line();
@@ -198,18 +229,33 @@ fn invalid_rows_can_be_skipped() {
     let done = batch(&sim, &args);
     // `Fail` is the simulator's magic last name for a failed job: exit 1.
     assert_eq!(done.code, 1, "{done:#?}");
-    assert!(done.stderr.contains("skipped line 3: email \"bob@\""), "{done:#?}");
+    assert!(
+        done.stderr.contains("skipped line 3: email \"bob@\""),
+        "{done:#?}"
+    );
     let rows = export(&sim, &store);
     let status: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(status, ["ready", "skipped", "failed"]);
     assert_eq!(rows[1]["ref"], "b");
     assert!(rows[2]["error"].as_str().is_some_and(|e| !e.is_empty()));
-    let status = batch(&sim, &["status", "-o", "json", "--state", state.to_str().unwrap()]);
+    let status = batch(
+        &sim,
+        &["status", "-o", "json", "--state", state.to_str().unwrap()],
+    );
     let counts: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(counts["skipped"], 1);
     assert_eq!(counts["failed"], 1);
     assert_eq!(counts["total"], 3);
-    let csv = batch(&sim, &["export", "--format", "csv", "--state", state.to_str().unwrap()]);
+    let csv = batch(
+        &sim,
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
     assert!(csv.stdout.starts_with("ref,line,firstName,"));
     assert_eq!(csv.stdout.lines().count(), 4, "{csv:#?}");
 }
@@ -223,33 +269,74 @@ fn a_state_that_cannot_be_used_is_refused_before_anything_is_sent() {
     let sim = mock(MockConfig::instant());
 
     let garbage = dir.join("garbage.db");
-    std::fs::write(&garbage, "this is not a database, just text that is long enough to matter\n".repeat(40)).unwrap();
-    let done = batch(&sim, &["run", "--input", a.to_str().unwrap(), "--state", garbage.to_str().unwrap()]);
+    std::fs::write(
+        &garbage,
+        "this is not a database, just text that is long enough to matter\n".repeat(40),
+    )
+    .unwrap();
+    let done = batch(
+        &sim,
+        &[
+            "run",
+            "--input",
+            a.to_str().unwrap(),
+            "--state",
+            garbage.to_str().unwrap(),
+        ],
+    );
     assert_eq!(done.code, 2, "{done:#?}");
-    assert!(done.error_line().contains("cannot use state file"), "{done:#?}");
+    assert!(
+        done.error_line().contains("cannot use state file"),
+        "{done:#?}"
+    );
     assert!(done.error_line().contains("not a database"), "{done:#?}");
     assert_eq!(done.stderr.lines().count(), 1);
-    let done = batch(&sim, &["status", "--state", dir.join("absent.db").to_str().unwrap()]);
+    let done = batch(
+        &sim,
+        &["status", "--state", dir.join("absent.db").to_str().unwrap()],
+    );
     assert_eq!(done.code, 2);
     assert!(done.error_line().contains("does not exist"));
 
     let state = dir.join("a.db");
     let state = state.to_str().unwrap();
-    assert_eq!(batch(&sim, &["run", "--input", a.to_str().unwrap(), "--state", state]).code, 0);
+    assert_eq!(
+        batch(
+            &sim,
+            &["run", "--input", a.to_str().unwrap(), "--state", state]
+        )
+        .code,
+        0
+    );
     let sent = sim.requests().len();
-    let done = batch(&sim, &["run", "--input", b.to_str().unwrap(), "--state", state]);
+    let done = batch(
+        &sim,
+        &["run", "--input", b.to_str().unwrap(), "--state", state],
+    );
     assert_eq!(done.code, 2, "{done:#?}");
-    assert!(done.error_line().contains("holds another batch"), "{done:#?}");
+    assert!(
+        done.error_line().contains("holds another batch"),
+        "{done:#?}"
+    );
     assert_eq!(sim.requests().len(), sent, "nothing sent");
     assert_eq!(export(&sim, &["--state", state]).len(), 3, "nothing lost");
 
     let done = batch(
         &sim,
-        &["run", "--input", a.to_str().unwrap(), "--database", "postgres://bob:s3cret@127.0.0.1:1/batch"],
+        &[
+            "run",
+            "--input",
+            a.to_str().unwrap(),
+            "--database",
+            "postgres://bob:s3cret@127.0.0.1:1/batch",
+        ],
     );
     assert_eq!(done.code, 2, "{done:#?}");
     let line = done.error_line();
-    assert!(line.contains("cannot connect to the database at postgres://bob:***@127.0.0.1:1/batch"), "{line}");
+    assert!(
+        line.contains("cannot connect to the database at postgres://bob:***@127.0.0.1:1/batch"),
+        "{line}"
+    );
     assert!(!done.stderr.contains("s3cret"));
     assert_eq!(sim.requests().len(), sent, "nothing sent");
 }
@@ -268,19 +355,41 @@ fn with_the_api_down_a_run_gives_up_with_7_and_keeps_its_state() {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_deepidv"));
     let out = c
         .env("DEEPIDV_API_KEY", deepidv_mock::DEFAULT_API_KEY)
-        .args(["--base-url", &url, "batch", "run", "--input", input.to_str().unwrap()])
+        .args([
+            "--base-url",
+            &url,
+            "batch",
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+        ])
         .args(["--state", state.to_str().unwrap()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(60));
-    assert!(stderr.lines().last().unwrap().starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.lines().last().unwrap().starts_with("error: "),
+        "{stderr}"
+    );
     // The state is kept, and the next run (API back) finishes it.
-    let status = batch(&sim, &["status", "-o", "json", "--state", state.to_str().unwrap()]);
+    let status = batch(
+        &sim,
+        &["status", "-o", "json", "--state", state.to_str().unwrap()],
+    );
     let counts: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(counts["queued"], 20, "{status:#?}");
-    let done = batch(&sim, &["run", "--input", input.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    let done = batch(
+        &sim,
+        &[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, 20);
 }

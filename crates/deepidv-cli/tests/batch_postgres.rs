@@ -32,10 +32,19 @@ fn database(name: &str) -> Option<String> {
             .args(["-v", "ON_ERROR_STOP=1", "-d", "postgres", "-c", &sql])
             .output()
             .expect("run psql");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut url = format!("dbname={db}");
-    for (var_name, key) in [("PGHOST", "host"), ("PGPORT", "port"), ("PGUSER", "user"), ("PGPASSWORD", "password")] {
+    for (var_name, key) in [
+        ("PGHOST", "host"),
+        ("PGPORT", "port"),
+        ("PGUSER", "user"),
+        ("PGPASSWORD", "password"),
+    ] {
         if let Some(v) = var(var_name) {
             url.push_str(&format!(" {key}={v}"));
         }
@@ -45,7 +54,9 @@ fn database(name: &str) -> Option<String> {
 
 #[test]
 fn four_workers_share_a_batch_and_finish_a_killed_ones_rows() {
-    let Some(url) = database("four_workers") else { return };
+    let Some(url) = database("four_workers") else {
+        return;
+    };
     let n = 2000;
     let dir = scratch("batch-pg-workers");
     let input = people_csv(&dir, n);
@@ -55,21 +66,35 @@ fn four_workers_share_a_batch_and_finish_a_killed_ones_rows() {
     })
     .unwrap();
     let args = [
-        "run", "--input", input.to_str().unwrap(), "--database", &url, "--lease", "2s", "--concurrency", "32",
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--database",
+        &url,
+        "--lease",
+        "2s",
+        "--concurrency",
+        "32",
     ];
     let start = Instant::now();
     let mut workers: Vec<_> = (0..4).map(|_| spawn(&sim, &args)).collect();
     // Kill one once the batch is under way (it holds leased rows then).
     std::thread::sleep(Duration::from_millis(500 + random(300)));
     let mut victim = workers.remove(0);
-    assert!(victim.try_wait().unwrap().is_none(), "the worker was still running");
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "the worker was still running"
+    );
     victim.kill().unwrap(); // SIGKILL: its leases are never released
     let _ = victim.wait();
     for w in workers {
         let done = finish(w);
         assert_eq!(done.code, 0, "{done:#?}");
     }
-    eprintln!("{n} people, 4 workers (one killed): {:.1}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "{n} people, 4 workers (one killed): {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
     created_once_each(&sim, n);
     all_ready(&export(&sim, &["--database", &url]), n);
     // status reads the database named by the environment too.
@@ -86,18 +111,33 @@ fn four_workers_share_a_batch_and_finish_a_killed_ones_rows() {
 
 #[test]
 fn a_database_holding_another_batch_is_refused() {
-    let Some(url) = database("other_batch") else { return };
+    let Some(url) = database("other_batch") else {
+        return;
+    };
     let dir = scratch("batch-pg-other");
     let a = people_csv(&dir, 5);
     let b = dir.join("b.csv");
-    std::fs::write(&b, "firstName,lastName,email,dateOfBirth\nZed,Zee,z@example.com,1970-01-01\n").unwrap();
+    std::fs::write(
+        &b,
+        "firstName,lastName,email,dateOfBirth\nZed,Zee,z@example.com,1970-01-01\n",
+    )
+    .unwrap();
     let sim = MockServer::start_background(MockConfig::instant()).unwrap();
-    let done = batch(&sim, &["run", "--input", a.to_str().unwrap(), "--database", &url]);
+    let done = batch(
+        &sim,
+        &["run", "--input", a.to_str().unwrap(), "--database", &url],
+    );
     assert_eq!(done.code, 0, "{done:#?}");
     let sent = sim.requests().len();
-    let done = batch(&sim, &["run", "--input", b.to_str().unwrap(), "--database", &url]);
+    let done = batch(
+        &sim,
+        &["run", "--input", b.to_str().unwrap(), "--database", &url],
+    );
     assert_eq!(done.code, 2, "{done:#?}");
-    assert!(done.error_line().contains("holds another batch"), "{done:#?}");
+    assert!(
+        done.error_line().contains("holds another batch"),
+        "{done:#?}"
+    );
     assert_eq!(sim.requests().len(), sent);
     assert_eq!(export(&sim, &["--database", &url]).len(), 5);
 }

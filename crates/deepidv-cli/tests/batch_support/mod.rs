@@ -115,7 +115,10 @@ pub fn all_ready(rows: &[serde_json::Value], n: usize) {
     for r in rows {
         assert_eq!(r["status"], "ready", "{r}");
         assert!(r["result"].is_object(), "{r}");
-        assert!(r["jobId"].as_str().is_some_and(|j| j.starts_with("job_")), "{r}");
+        assert!(
+            r["jobId"].as_str().is_some_and(|j| j.starts_with("job_")),
+            "{r}"
+        );
         assert!(r["ref"].as_str().is_some_and(|j| j.starts_with('c')), "{r}");
     }
 }
