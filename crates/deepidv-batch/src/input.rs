@@ -452,3 +452,109 @@ pub(crate) fn one_line(s: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("deepidv-batch-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn rows(path: &Path) -> Vec<Result<Person, RowError>> {
+        Input::open(path).unwrap().rows().unwrap().collect()
+    }
+
+    #[test]
+    fn csv_header_is_matched_loosely_and_cells_trimmed() {
+        let p = write(
+            "loose.csv",
+            "\u{feff}Email, FIRSTNAME ,lastName,dateOfBirth,extra\n ada@example.com ,Ada,Lovelace,1815-12-10,x\n",
+        );
+        let input = Input::open(&p).unwrap();
+        assert_eq!(input.format(), Format::Csv);
+        let got = rows(&p);
+        let person = got[0].as_ref().unwrap();
+        assert_eq!(person.line, 2);
+        assert_eq!(person.email, "ada@example.com");
+        assert_eq!(person.first_name, "Ada");
+        assert_eq!(
+            (person.reference.as_deref(), person.country.as_deref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn json_lines_are_sniffed_and_read() {
+        let p = write(
+            "people.txt",
+            "\n{\"ref\": 42, \"firstName\":\"Ada\",\"lastName\":\"L\",\"email\":\"a@example.com\",\"dateOfBirth\":\"1815-12-10\",\"country\":\"gb\"}\n\
+             {\"firstName\":\"Bob\",\"lastName\":\"S\",\"email\":\"b@example.com\"}\n\
+             {\"firstName\":7}\n\
+             [1]\n\
+             not json\n",
+        );
+        assert_eq!(Input::open(&p).unwrap().format(), Format::JsonLines);
+        let got = rows(&p);
+        assert_eq!(got.len(), 5);
+        let ada = got[0].as_ref().unwrap();
+        assert_eq!((ada.line, ada.reference.as_deref()), (2, Some("42")));
+        assert_eq!(ada.request().unwrap().to_json(), br#"{"firstName":"Ada","lastName":"L","email":"a@example.com","dateOfBirth":"1815-12-10","country":"GB"}"#);
+        let reasons: Vec<String> = got[1..]
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().to_string())
+            .collect();
+        assert_eq!(reasons[0], "line 3: missing dateOfBirth");
+        assert_eq!(reasons[1], "line 4: firstName must be a string");
+        assert_eq!(
+            reasons[2],
+            "line 5: malformed JSON: a row must be an object"
+        );
+        assert!(
+            reasons[3].starts_with("line 6: malformed JSON: "),
+            "{}",
+            reasons[3]
+        );
+    }
+
+    #[test]
+    fn validation_lists_every_bad_row_once() {
+        let p = write(
+            "v.csv",
+            "ref,firstName,lastName,email,dateOfBirth,country\n\
+             a,Ada,L,a@example.com,1815-12-10,GB\n\
+             a,Ada,L,a@example.com,1815-12-10,GB\n\
+             c,Cy,T,c@example.com,1990-13-01,\n\
+             d,Di,U,d@example.com,1990-01-01,USA\n",
+        );
+        let v = Input::open(&p).unwrap().validate().unwrap();
+        assert_eq!(v.valid, 1);
+        let lines: Vec<u64> = v.invalid.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 5]);
+        assert!(v.invalid[0].reason.contains("duplicate ref"));
+        assert!(v.invalid[2].reason.contains("country"));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_bytes() {
+        let a = Input::open(write("f1.csv", "x\n"))
+            .unwrap()
+            .fingerprint()
+            .unwrap();
+        let b = Input::open(write("f2.csv", "x\n"))
+            .unwrap()
+            .fingerprint()
+            .unwrap();
+        let c = Input::open(write("f3.csv", "y\n"))
+            .unwrap()
+            .fingerprint()
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -331,30 +331,57 @@ pub const EXPORT_COLUMNS: [&str; 15] = [
 
 /// Writes one line per person, in input order, read from the store a page at a
 /// time. Returns how many were written.
+///
+/// A reader that goes away (`| head`) ends the export quietly: `Ok` with the
+/// count written so far.
 pub async fn export<S: Store, W: Write>(
     store: &S,
     format: ExportFormat,
     out: W,
 ) -> Result<u64, Error> {
-    let io =
-        |e: &dyn std::fmt::Display| Error::InvalidInput(format!("cannot write the export: {e}"));
+    let mut n = 0;
+    match export_to(store, format, out, &mut n).await {
+        Ok(()) => Ok(n),
+        Err(Stop::Store(e)) => Err(e),
+        Err(Stop::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(n),
+        Err(Stop::Write(e)) => Err(Error::InvalidInput(format!("cannot write the export: {e}"))),
+    }
+}
+
+enum Stop {
+    Store(Error),
+    Write(std::io::Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+async fn export_to<S: Store, W: Write>(
+    store: &S,
+    format: ExportFormat,
+    out: W,
+    n: &mut u64,
+) -> Result<(), Stop> {
+    let io = |e: std::io::Error| Stop::Write(e);
     let out = std::io::BufWriter::with_capacity(256 * 1024, out);
     let (mut csv, mut json) = match format {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(EXPORT_COLUMNS).map_err(|e| io(&e))?;
+            w.write_record(EXPORT_COLUMNS).map_err(|e| io(e.into()))?;
             (Some(w), None)
         }
         ExportFormat::JsonLines => (None, Some(out)),
     };
     let mut after = 0;
-    let mut n = 0;
     loop {
         let page = store.records(after, 1000).await?;
         let Some(last) = page.last() else { break };
         after = last.person.line;
         for r in page {
-            n += 1;
+            *n += 1;
             let o = &r.outcome;
             if let Some(w) = &mut csv {
                 let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -375,7 +402,7 @@ pub async fn export<S: Store, W: Write>(
                     r.attempts.to_string(),
                     text(&o.result),
                 ])
-                .map_err(|e| io(&e))?;
+                .map_err(|e| io(e.into()))?;
             }
             if let Some(out) = &mut json {
                 let result = o
@@ -400,18 +427,18 @@ pub async fn export<S: Store, W: Write>(
                     "attempts": r.attempts,
                     "result": result,
                 });
-                serde_json::to_writer(&mut *out, &line).map_err(|e| io(&e))?;
-                out.write_all(b"\n").map_err(|e| io(&e))?;
+                serde_json::to_writer(&mut *out, &line).map_err(|e| io(e.into()))?;
+                out.write_all(b"\n").map_err(io)?;
             }
         }
     }
     if let Some(w) = &mut csv {
-        w.flush().map_err(|e| io(&e))?;
+        w.flush().map_err(io)?;
     }
     if let Some(out) = &mut json {
-        out.flush().map_err(|e| io(&e))?;
+        out.flush().map_err(io)?;
     }
-    Ok(n)
+    Ok(())
 }
 
 #[cfg(test)]
