@@ -408,3 +408,59 @@ async fn failure<S: Store>(
         _ => Err(Error::Api(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_spaces_creations_evenly() {
+        let limiter = Limiter::new(Some(50.0));
+        let start = Instant::now();
+        for _ in 0..101 {
+            limiter.acquire().await;
+        }
+        // The first at once, then one every 20 ms: no burst beyond the rate.
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_task() {
+        let limiter = Arc::new(Limiter::new(None));
+        let start = Instant::now();
+        limiter.acquire().await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "no rate: no wait");
+        limiter.pause(Duration::from_secs(3));
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let l = Arc::clone(&limiter);
+                tokio::spawn(async move {
+                    l.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap() - start, Duration::from_secs(3));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_during_a_wait_applies_to_the_waiting_task() {
+        let limiter = Arc::new(Limiter::new(Some(1.0)));
+        let start = Instant::now();
+        limiter.acquire().await; // t = 0; the next slot is t = 1 s
+        let l = Arc::clone(&limiter);
+        let waiting = tokio::spawn(async move {
+            l.acquire().await;
+            Instant::now()
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        limiter.pause(Duration::from_secs(2)); // until t = 2.5 s
+        assert_eq!(
+            waiting.await.unwrap() - start,
+            Duration::from_millis(2500),
+            "the slot at 1 s fell inside the pause"
+        );
+    }
+}
