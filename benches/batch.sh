@@ -89,7 +89,7 @@ if command -v pg_virtualenv >/dev/null 2>&1; then
     set -euo pipefail
     url="host=$PGHOST port=$PGPORT user=$PGUSER password=$PGPASSWORD dbname=postgres"
     for workers in 1 4; do
-      psql -q -c "DROP TABLE IF EXISTS deepidv_batch_person, deepidv_batch_meta"
+      PGOPTIONS="-c client_min_messages=warning" psql -q -c "DROP TABLE IF EXISTS deepidv_batch_person, deepidv_batch_meta"
       "$BIN" mock --addr 127.0.0.1:0 --pending 0ms --processing 0ms --ttl 1h > "$WORK/pgmock.out" &
       mock=$!
       for _ in $(seq 100); do grep -q listening "$WORK/pgmock.out" 2>/dev/null && break; sleep 0.05; done

@@ -21,6 +21,10 @@ use crate::{Error, Status};
 /// The advisory lock that makes loading a batch exclusive ("deepidv" in ASCII).
 const LOAD_LOCK: i64 = 0x0064_6565_7069_6476;
 
+/// Serializes creating the tables: concurrent `CREATE TABLE IF NOT EXISTS` race in
+/// PostgreSQL (a unique violation on `pg_type`) when workers start together.
+const SCHEMA_LOCK: i64 = LOAD_LOCK + 1;
+
 /// The database's clock in milliseconds: leases are compared on one clock, the server's.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
@@ -122,7 +126,10 @@ impl PostgresStore {
             let _ = connection.await;
         });
         client
-            .batch_execute(&format!("SET client_min_messages = warning; {SCHEMA}"))
+            .batch_execute(&format!(
+                "SET client_min_messages = warning; BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); \
+                 {SCHEMA} COMMIT;"
+            ))
             .await
             .map_err(|e| fail(error_text(&e)))?;
         Ok(Self { client })

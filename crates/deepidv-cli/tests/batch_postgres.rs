@@ -141,3 +141,31 @@ fn a_database_holding_another_batch_is_refused() {
     assert_eq!(sim.requests().len(), sent);
     assert_eq!(export(&sim, &["--database", &url]).len(), 5);
 }
+
+#[test]
+fn workers_starting_together_on_a_fresh_database_all_get_in() {
+    let Some(url) = database("fresh_start") else {
+        return;
+    };
+    // Concurrent CREATE TABLE IF NOT EXISTS collide in PostgreSQL unless serialized.
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_deepidv"))
+                .args(["batch", "status", "-o", "json", "--database", &url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(counts["total"], 0);
+    }
+}
