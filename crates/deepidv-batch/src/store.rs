@@ -662,3 +662,161 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(line: u64) -> Person {
+        Person {
+            line,
+            reference: Some(format!("r{line}")),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            email: "ada@example.com".into(),
+            date_of_birth: "1815-12-10".into(),
+            country: None,
+        }
+    }
+
+    async fn loaded(path: &Path, n: u64) -> SqliteStore {
+        let store = SqliteStore::open(path).unwrap();
+        let meta = store.begin_load("fp", "in.csv").await.unwrap();
+        assert!(!meta.loaded);
+        let rows = (2..2 + n)
+            .map(|line| NewRow {
+                idempotency_key: crate::idempotency_key(&meta.batch_id, &person(line)),
+                person: person(line),
+                status: Status::Queued,
+                error: None,
+            })
+            .collect();
+        store.insert(rows).await.unwrap();
+        store.finish_load().await.unwrap();
+        store
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("deepidv-batch-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    }
+
+    #[tokio::test]
+    async fn claims_never_hand_out_a_row_twice_and_finished_rows_stay_finished() {
+        let path = temp("claims.db");
+        let store = loaded(&path, 5).await;
+        store.start("w").await.unwrap();
+        let first = store.claim("w", 3, Duration::from_secs(30)).await.unwrap();
+        let lines: Vec<u64> = first.iter().map(|i| i.person.line).collect();
+        assert_eq!(lines, [2, 3, 4]);
+        let second = store.claim("w", 10, Duration::from_secs(30)).await.unwrap();
+        let lines: Vec<u64> = second.iter().map(|i| i.person.line).collect();
+        assert_eq!(lines, [5, 6], "rows in flight are not claimed again");
+        assert!(
+            store
+                .claim("w", 10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        store
+            .update(
+                "w",
+                Update::Created {
+                    line: 2,
+                    job_id: "job_a".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let done = Finished {
+            status: Status::Ready,
+            result: Some("{}".into()),
+            ..Finished::default()
+        };
+        store
+            .update(
+                "w",
+                Update::Finished {
+                    line: 2,
+                    outcome: done,
+                },
+            )
+            .await
+            .unwrap();
+        // A late write from a stale task never turns a finished row back.
+        store
+            .update(
+                "w",
+                Update::Created {
+                    line: 2,
+                    job_id: "job_b".into(),
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .update("w", Update::Released { line: 3 })
+            .await
+            .unwrap();
+        let counts = store.counts().await.unwrap();
+        assert_eq!((counts.ready, counts.queued, counts.total()), (1, 4, 5));
+        let records = store.records(0, 10).await.unwrap();
+        assert_eq!(records[0].job_id.as_deref(), Some("job_a"));
+        assert_eq!(records[0].status, Status::Ready);
+        // The released row is claimable again; the others stay this run's.
+        let again = store.claim("w", 10, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].person.line, 3);
+        drop(store);
+
+        // The next run (the process died) takes every unfinished row back, once.
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(store.meta().await.unwrap().unwrap().loaded);
+        store.start("w2").await.unwrap();
+        let lines: Vec<u64> = store
+            .claim("w2", 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.person.line)
+            .collect();
+        assert_eq!(lines, [3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn one_run_per_state_file() {
+        let path = temp("lock.db");
+        let store = loaded(&path, 1).await;
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("in use by another"), "{err}");
+        assert_eq!(err.code(), 2);
+        // Readers are welcome beside the run.
+        let reader = SqliteStore::open_read(&path).unwrap();
+        assert_eq!(reader.counts().await.unwrap().queued, 1);
+        drop(store);
+        assert!(
+            SqliteStore::open(&path).is_ok(),
+            "the lock ends with the run"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_loaded_batch_is_never_reloaded() {
+        let path = temp("reload.db");
+        let store = loaded(&path, 2).await;
+        let before = store.meta().await.unwrap().unwrap();
+        let again = store.begin_load("other", "x.csv").await.unwrap();
+        assert_eq!(
+            again, before,
+            "begin_load on a loaded store changes nothing"
+        );
+        assert_eq!(store.counts().await.unwrap().total(), 2);
+    }
+}
