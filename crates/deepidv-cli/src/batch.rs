@@ -33,7 +33,7 @@ pub enum BatchCommand {
 /// Where the batch is kept.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// The state file (SQLite, created with mode 0600): one process at a time.
+    /// The state file (SQLite, created with mode 0600): one process at a time. Wins over --database.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// A PostgreSQL database (postgres://…, no TLS yet) shared by any number of workers.

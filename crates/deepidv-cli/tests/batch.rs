@@ -56,6 +56,15 @@ fn killed_with_sigkill_again_and_again_then_completed_screens_everyone_once() {
     let done = batch(&sim, &run);
     assert_eq!(done.code, 0, "{done:#?}");
     assert!(done.stdout.contains(&format!("ready    {n}")), "{done:#?}");
+    assert_eq!(done.stderr, "", "quiet when stderr is not a terminal");
+    for file in [state.to_owned(), format!("{state}-wal")] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let key = deepidv_mock::DEFAULT_API_KEY.as_bytes();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key),
+            "{file} holds the API key"
+        );
+    }
     created_once_each(&sim, n);
     all_ready(&export(&sim, &["--state", state]), n);
     // A run over a finished batch sends nothing.
@@ -399,4 +408,45 @@ fn with_the_api_down_a_run_gives_up_with_7_and_keeps_its_state() {
     );
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, 20);
+}
+
+#[test]
+fn a_wrong_key_stops_the_run_with_5_without_showing_it() {
+    let dir = scratch("batch-key");
+    let input = people_csv(&dir, 10);
+    let state = dir.join("state.db");
+    let sim = mock(MockConfig::instant());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deepidv"))
+        .env("DEEPIDV_API_KEY", "sk_test_wrong_secret_key")
+        .args(["--base-url", &sim.url(), "batch", "run"])
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("401"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong_secret"), "{stderr}");
+    assert_eq!(sim.stats().total_creations, 0);
+    // The state is kept; with the right key the batch goes on.
+    let done = batch(
+        &sim,
+        &[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(done.code, 0, "{done:#?}");
+    created_once_each(&sim, 10);
 }
