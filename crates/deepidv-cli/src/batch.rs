@@ -265,7 +265,7 @@ async fn execute<S: Store>(
     output: Output,
 ) -> Result<u8, Error> {
     let progress = Arc::new(Progress::default());
-    let bar = stderr_tty.then(|| show_progress(Arc::clone(&progress)));
+    let bar = stderr_tty.then(|| show_progress(Arc::clone(&store), Arc::clone(&progress)));
     let outcome = deepidv_batch::run(store, client, options, progress).await;
     if let Some((bar, ticker)) = bar {
         ticker.abort();
@@ -280,7 +280,12 @@ async fn execute<S: Store>(
     })
 }
 
-fn show_progress(progress: Arc<Progress>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+/// A bar of the whole batch (every worker's people, from the store), with this
+/// process's own counts beside it.
+fn show_progress<S: Store>(
+    store: Arc<S>,
+    progress: Arc<Progress>,
+) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
@@ -288,9 +293,10 @@ fn show_progress(progress: Arc<Progress>) -> (ProgressBar, tokio::task::JoinHand
     let shown = bar.clone();
     let ticker = tokio::spawn(async move {
         loop {
-            let open = progress.open_at_start.load(Ordering::Relaxed);
-            shown.set_length(open);
-            shown.set_position(progress.finished());
+            if let Ok(c) = store.counts().await {
+                shown.set_length(c.total() - c.skipped);
+                shown.set_position(c.ready + c.failed + c.gave_up);
+            }
             shown.set_message(format!(
                 "created {}, ready {}, failed {}, gave up {}",
                 progress.created.load(Ordering::Relaxed),
@@ -298,7 +304,7 @@ fn show_progress(progress: Arc<Progress>) -> (ProgressBar, tokio::task::JoinHand
                 progress.failed.load(Ordering::Relaxed),
                 progress.gave_up.load(Ordering::Relaxed),
             ));
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     (bar, ticker)
