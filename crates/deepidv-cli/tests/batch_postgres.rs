@@ -60,11 +60,14 @@ fn four_workers_share_a_batch_and_finish_a_killed_ones_rows() {
     let n = 2000;
     let dir = scratch("batch-pg-workers");
     let input = people_csv(&dir, n);
-    let sim = MockServer::start_background(MockConfig {
-        latency: Duration::from_millis(3),
-        ..MockConfig::instant()
-    })
-    .unwrap();
+    let sim = SimProcess::start(&[
+        "--latency",
+        "3ms",
+        "--pending",
+        "0ms",
+        "--processing",
+        "0ms",
+    ]);
     let args = [
         "run",
         "--input",
