@@ -454,3 +454,51 @@ fn a_wrong_key_stops_the_run_with_5_without_showing_it() {
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, 10);
 }
+
+#[test]
+fn a_person_the_api_refuses_is_given_up_and_the_others_go_on() {
+    let dir = scratch("batch-refused");
+    let input = people_csv(&dir, 5);
+    let state = dir.join("state.db");
+    let sim = mock(MockConfig::instant());
+    // One at a time: the first request is the first person's creation. A 503 burst
+    // after it is retried by the client; a 400 is this person's alone.
+    sim.inject(
+        deepidv_mock::Scope::All,
+        deepidv_mock::Fault::Status {
+            status: 400,
+            body: deepidv_mock::ErrorBody::Json,
+        },
+        1,
+    );
+    sim.inject(
+        deepidv_mock::Scope::All,
+        deepidv_mock::Fault::Status {
+            status: 503,
+            body: deepidv_mock::ErrorBody::Html,
+        },
+        2,
+    );
+    let store = ["--state", state.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--concurrency",
+        "1",
+    ];
+    args.extend_from_slice(&store);
+    let done = batch(&sim, &args);
+    assert_eq!(done.code, 1, "{done:#?}");
+    assert!(done.stdout.contains("gave up  1"), "{done:#?}");
+    let rows = export(&sim, &store);
+    assert_eq!(rows[0]["status"], "gave_up");
+    assert!(
+        rows[0]["error"].as_str().unwrap().contains("400"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0]["jobId"].is_null());
+    assert!(rows[1..].iter().all(|r| r["status"] == "ready"));
+    assert_eq!(sim.stats().total_creations, 4);
+}
