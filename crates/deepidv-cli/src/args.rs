@@ -60,6 +60,9 @@ pub enum Command {
     Mock(MockArgs),
     /// The whole flow against an embedded simulator: no key, no network.
     Demo,
+    /// Bulk screening: a whole customer base, resumable (SQLite) or shared by many workers (PostgreSQL).
+    #[command(subcommand)]
+    Batch(crate::batch::BatchCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.

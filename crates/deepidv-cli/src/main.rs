@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod batch;
 mod progress;
 mod render;
 
@@ -113,6 +114,7 @@ fn effective_key(cli: &Cli) -> Option<&str> {
             | JobsCommand::Watch { key, .. },
         ) => key.api_key.as_deref(),
         Command::Screening(ScreeningCommand::AdverseMedia(a)) => a.key.api_key.as_deref(),
+        Command::Batch(b) => batch::late_key(b),
         _ => None,
     };
     late.or(cli.api_key.as_deref())
@@ -141,6 +143,12 @@ fn run(cli: &Cli, ctx: &Ctx) -> Result<u8, Error> {
         Command::Screening(ScreeningCommand::AdverseMedia(a)) => adverse_media(cli, ctx, a),
         Command::Mock(args) => Ok(deepidv_mock::serve(args.clone())),
         Command::Demo => demo(ctx),
+        Command::Batch(b) => Ok(batch::main(
+            cli,
+            b,
+            ctx.stderr_tty,
+            ctx.style.secret.as_deref(),
+        )),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "deepidv", &mut out);
