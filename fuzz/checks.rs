@@ -222,7 +222,7 @@ pub fn parse_response(data: &[u8]) {
     }
 }
 
-/// The outcome table of DESIGN.md, written independently of the core.
+/// The outcome table of ARCHITECTURE.md, written independently of the core.
 pub fn expected_kind(status: StatusCode) -> ErrorKind {
     match status.as_u16() {
         401 | 403 => ErrorKind::Unauthorized,

@@ -1,4 +1,4 @@
-//! The command line, as clap sees it. The shape is the CLI contract in DESIGN.md.
+//! The command line, as clap sees it. The shape is the CLI contract (README "Real use"; exit codes in ARCHITECTURE.md).
 
 use std::time::Duration;
 

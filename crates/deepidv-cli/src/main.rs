@@ -3,7 +3,7 @@
 //! A thin frontend over the blocking adapter (`deepidv-ureq`): flags map onto
 //! [`deepidv_core::Config`], the core decides everything about statuses, retries and
 //! backoff, and exit codes are the SDK's outcome codes ([`deepidv_core::ErrorKind::code`]).
-//! See `deepidv --help` and "The CLI contract" in DESIGN.md.
+//! See `deepidv --help` and the exit codes in ARCHITECTURE.md ("Outcomes, the same everywhere").
 #![forbid(unsafe_code)]
 
 mod args;

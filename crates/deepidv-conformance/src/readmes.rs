@@ -18,3 +18,7 @@ struct UreqReadme;
 /// `deepidv-reqwest`'s README.
 #[doc = include_str!("../../deepidv-reqwest/README.md")]
 struct ReqwestReadme;
+
+/// `deepidv-batch`'s README.
+#[doc = include_str!("../../deepidv-batch/README.md")]
+struct BatchReadme;
