@@ -43,6 +43,7 @@ mod store;
 use std::hash::{BuildHasher as _, RandomState};
 use std::io::Write;
 
+use deepidv_core::IdempotencyKey;
 use sha2::{Digest as _, Sha256};
 
 pub use input::{COLUMNS, Format, Input, MAX_REF_CHARS, Person, RowError, Rows, Validation};
@@ -145,32 +146,28 @@ impl Error {
     }
 }
 
-fn random_u128() -> u128 {
-    let a = RandomState::new().hash_one(std::time::Instant::now());
-    let b = RandomState::new().hash_one(std::time::SystemTime::now());
-    (u128::from(a) << 64) | u128::from(b)
+/// 16 bytes from the OS CSPRNG; should the OS have none to give, the clocks (these ids only need to differ
+/// between batches and workers, not to be secret).
+fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        let a = RandomState::new().hash_one(std::time::Instant::now());
+        let c = RandomState::new().hash_one(std::time::SystemTime::now());
+        b = ((u128::from(a) << 64) | u128::from(c)).to_be_bytes();
+    }
+    b
 }
 
 /// A fresh batch id (UUID-like).
 pub(crate) fn new_batch_id() -> String {
-    uuid_text(&random_u128().to_be_bytes())
+    IdempotencyKey::from_random(random_bytes())
+        .as_str()
+        .to_owned()
 }
 
 /// A fresh worker name.
 pub fn new_worker_id() -> String {
-    format!("w-{:016x}", random_u128() as u64)
-}
-
-fn uuid_text(b: &[u8; 16]) -> String {
-    let h = input::hex(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("w-{}", input::hex(&random_bytes()[..8]))
 }
 
 /// The `Idempotency-Key` of a person in a batch: a SHA-256 of the batch id and the
@@ -191,7 +188,7 @@ pub fn idempotency_key(batch_id: &str, person: &Person) -> String {
     b.copy_from_slice(&digest[..16]);
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
-    uuid_text(&b)
+    IdempotencyKey::from_uuid_bytes(b).as_str().to_owned()
 }
 
 /// What [`prepare`] did.

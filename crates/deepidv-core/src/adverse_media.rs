@@ -345,6 +345,12 @@ impl IdempotencyKey {
         let mut b = bytes;
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
+        Self::from_uuid_bytes(b)
+    }
+
+    /// A key whose text is these 16 bytes in UUID form (`8-4-4-4-12` hex digits), as they are: for
+    /// keys derived deterministically (a name-based UUID), where the caller sets the version bits.
+    pub fn from_uuid_bytes(b: [u8; 16]) -> Self {
         let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
         Self(format!(
             "{}-{}-{}-{}-{}",
