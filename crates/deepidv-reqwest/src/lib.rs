@@ -48,7 +48,7 @@ use std::time::{Duration, SystemTime};
 
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
     Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
