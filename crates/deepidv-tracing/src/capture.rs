@@ -39,7 +39,8 @@ struct State {
     events: Vec<CapturedEvent>,
 }
 
-/// Records everything at every level. Clone it to keep a handle for reading
+/// Records every span and event of the target `deepidv`, at every level (the
+/// HTTP stack's own tracing is left out). Clone it to keep a handle for reading
 /// while the other is installed (`tracing::subscriber::set_default`).
 #[derive(Debug, Clone, Default)]
 pub struct Capture(Arc<Mutex<State>>);
@@ -98,8 +99,8 @@ impl Visit for Fields<'_> {
 }
 
 impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target() == crate::TARGET
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
