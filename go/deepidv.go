@@ -30,6 +30,12 @@ package deepidv
 #cgo pkg-config: deepidv
 #include <stdlib.h>
 #include "deepidv.h"
+
+extern void deepidvGoLog(deepidv_log_level, char *, void *);
+
+static deepidv_result set_go_logger(deepidv_client_options *o, void *user_data) {
+	return deepidv_client_options_set_log_callback(o, (deepidv_log_callback)deepidvGoLog, user_data);
+}
 */
 import "C"
 
@@ -235,7 +241,15 @@ type options struct {
 	maxRetries, waitMaxFailures                                   *uint32
 	maxBodyBytes                                                  int64
 	insecureHTTP                                                  bool
+	logger                                                        func(level, msg string)
 }
+
+// WithLogger sends every event of GetJob, Wait and CreateAdverseMedia to log, as one-line messages
+// that never hold the API key: level "debug" for each answer (path, HTTP status, request id,
+// latency), "info" for a status change, "warn" for a retry. log runs on the calling goroutine's
+// thread, inside the call, possibly from several goroutines at once: keep it quick and safe for
+// concurrent use. (Watch drives the sans-IO poller itself and does not log.)
+func WithLogger(log func(level, msg string)) Option { return func(o *options) { o.logger = log } }
 
 // WithRequestTimeout sets the per-request timeout, all included (default 30s).
 func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = d } }
@@ -291,6 +305,7 @@ type Client struct {
 	mu   sync.RWMutex
 	c    *C.deepidv_client
 	opts *C.deepidv_client_options // for the pollers of Watch and Resume
+	log  unsafe.Pointer            // C memory holding the logger's handle, or nil
 	key  string                    // for the pollers; never printed
 	url  string
 	http *http.Client
@@ -375,8 +390,14 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	if o.insecureHTTP {
 		set(C.deepidv_client_options_set_allow_insecure_http(copts, true), "insecure http")
 	}
+	var logHandle unsafe.Pointer
+	if o.logger != nil {
+		logHandle = registerLogger(o.logger)
+		set(C.set_go_logger(copts, logHandle), "logger")
+	}
 	if err != nil {
 		C.deepidv_client_options_free(copts)
+		unregisterLogger(logHandle)
 		return nil, err
 	}
 	var c *C.deepidv_client
@@ -384,13 +405,14 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	rc := C.deepidv_client_new_with_options(key, url, copts, &c, &cerr)
 	if err := takeError(rc, cerr); err != nil {
 		C.deepidv_client_options_free(copts)
+		unregisterLogger(logHandle)
 		return nil, err
 	}
 	connect := o.connectTimeout
 	if connect <= 0 {
 		connect = 10 * time.Second
 	}
-	return &Client{c: c, opts: copts, key: apiKey, url: baseURL, http: newHTTPClient(connect), max: maxBody}, nil
+	return &Client{c: c, opts: copts, log: logHandle, key: apiKey, url: baseURL, http: newHTTPClient(connect), max: maxBody}, nil
 }
 
 // Close frees the client, after the calls in progress return. Closing twice is fine. Watches
@@ -400,7 +422,8 @@ func (cl *Client) Close() error {
 	defer cl.mu.Unlock()
 	C.deepidv_client_free(cl.c)
 	C.deepidv_client_options_free(cl.opts)
-	cl.c, cl.opts = nil, nil
+	unregisterLogger(cl.log)
+	cl.c, cl.opts, cl.log = nil, nil, nil
 	cl.http.CloseIdleConnections()
 	return nil
 }

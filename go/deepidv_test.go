@@ -346,3 +346,42 @@ func TestCloseWaitsForCallsInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWithLoggerSeesAnswersRetriesAndStatusesWithoutTheKey(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	c, err := NewClient(sandboxKey, mockURL,
+		WithPollInterval(20*time.Millisecond), WithMaxPollInterval(40*time.Millisecond),
+		WithRetryBackoff(5*time.Millisecond), WithRequestTimeout(3*time.Second),
+		WithLogger(func(level, msg string) {
+			mu.Lock()
+			lines = append(lines, level+" "+msg)
+			mu.Unlock()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := newJob(t, `"ready"`, 0)
+	fault(t, id, `{"status":503}`, 1)
+	fault(t, id, fmt.Sprintf(`{"unknownStatus":%q}`, sandboxKey), 1)
+	if _, err := c.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	count := map[string]int{}
+	for _, l := range lines {
+		if strings.Contains(l, sandboxKey) {
+			t.Errorf("key in %q", l)
+		}
+		count[strings.SplitN(l, " ", 2)[0]]++
+	}
+	if count["debug"] != 3 || count["warn"] != 1 || count["info"] != 2 {
+		t.Fatalf("levels %v in %q", count, lines)
+	}
+	if !strings.HasPrefix(lines[0], "debug GET /v1/async-jobs/"+id+" -> HTTP 503 in ") ||
+		!strings.HasPrefix(lines[1], "warn retry after 1 failure in ") {
+		t.Fatalf("lines %q", lines)
+	}
+}

@@ -152,6 +152,35 @@ typedef uint32_t deepidv_job_status;
 #endif // __cplusplus
 
 /**
+ * How loud a log message is; see `deepidv_client_options_set_log_callback`.
+ */
+enum deepidv_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Each answer: method, path, HTTP status, request id, latency.
+   */
+  DEEPIDV_LOG_DEBUG = 0,
+  /**
+   * A status change of the job.
+   */
+  DEEPIDV_LOG_INFO = 1,
+  /**
+   * A retry: failures so far, delay, reason.
+   */
+  DEEPIDV_LOG_WARN = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum deepidv_log_level deepidv_log_level;
+#else
+typedef uint32_t deepidv_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How a request failed to produce an HTTP answer, for `deepidv_poller_handle_transport_error`
  * (which takes it as a `uint32_t`).
  */
@@ -228,6 +257,12 @@ typedef struct deepidv_job deepidv_job;
  * Not safe to use from two threads at once.
  */
 typedef struct deepidv_poller deepidv_poller;
+
+/**
+ * A log callback: `level`, a one-line NUL-terminated `message` (valid only during the call; it never
+ * holds the API key) and the `user_data` given with it.
+ */
+typedef void (*deepidv_log_callback)(deepidv_log_level level, const char *message, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -642,6 +677,21 @@ const char *deepidv_job_get_json(const deepidv_job *job);
  * `job` is NULL or a job from this library, not freed yet.
  */
 void deepidv_job_free(deepidv_job *job);
+
+/**
+ * Calls `callback` with every event of every call a client made with these options makes: each
+ * answer (`DEEPIDV_LOG_DEBUG`), each status change (`DEEPIDV_LOG_INFO`), each retry
+ * (`DEEPIDV_LOG_WARN`), as one-line messages that never hold the API key. It runs on the thread
+ * making the call, inside it: keep it quick, and make it (and `user_data`) safe to call from every
+ * thread sharing the client. `callback` NULL removes it. `message` is valid only during the call.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else; `callback` is NULL or a function that stays
+ * callable, with `user_data`, for as long as any client made with these options lives.
+ */
+deepidv_result deepidv_client_options_set_log_callback(deepidv_client_options *opts,
+                                                       deepidv_log_callback callback,
+                                                       void *user_data);
 
 /**
  * New options, all defaults (request timeout 30 s, connect 10 s, polls every 2 s growing to 5 s,

@@ -785,6 +785,45 @@ static void test_threads(void) {
     deepidv_client_free(c);
 }
 
+/* The log callback gets each answer, retry and status change of a wait as one-line messages, never the key. */
+struct log_seen {
+    int debug, info, warn, with_key, saw_503, saw_retry;
+};
+
+static void on_log(deepidv_log_level level, const char *message, void *user_data) {
+    struct log_seen *seen = user_data;
+    if (level == DEEPIDV_LOG_DEBUG) seen->debug++;
+    if (level == DEEPIDV_LOG_INFO) seen->info++;
+    if (level == DEEPIDV_LOG_WARN) seen->warn++;
+    if (strstr(message, KEY)) seen->with_key++;
+    if (strstr(message, "-> HTTP 503")) seen->saw_503++;
+    if (strstr(message, "retry after 1 failure")) seen->saw_retry++;
+}
+
+static void test_log_callback(void) {
+    char id[64];
+    admin_job("\"ready\"", 0, id, sizeof id);
+    admin_fault(id, "{\"status\":503}", 1);
+    admin_fault(id, "{\"unknownStatus\":\"" KEY "\"}", 1);
+    struct log_seen seen = {0};
+    deepidv_client_options *o = fast_options();
+    CHECK_RC(deepidv_client_options_set_log_callback(NULL, on_log, &seen), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_client_options_set_log_callback(o, on_log, &seen), DEEPIDV_OK);
+    deepidv_client *c = NULL;
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &c, NULL), DEEPIDV_OK);
+    deepidv_client_options_free(o);
+    deepidv_job *job = NULL;
+    CHECK_RC(deepidv_client_wait_job(c, id, 10000, &job), DEEPIDV_OK);
+    deepidv_job_free(job);
+    deepidv_client_free(c);
+    /* 503, then the key echoed as a status, then ready: 3 answers, 1 retry, 2 status changes */
+    CHECK(seen.debug == 3, "debug %d", seen.debug);
+    CHECK(seen.warn == 1 && seen.saw_retry == 1, "warn %d retry %d", seen.warn, seen.saw_retry);
+    CHECK(seen.info == 2, "info %d", seen.info);
+    CHECK(seen.saw_503 == 1, "503 seen %d", seen.saw_503);
+    CHECK(seen.with_key == 0, "key in %d messages", seen.with_key);
+}
+
 int main(int argc, char **argv) {
     URL = argc > 1 ? argv[1] : getenv("DEEPIDV_MOCK_URL");
     if (!URL) {
@@ -805,6 +844,7 @@ int main(int argc, char **argv) {
         {"poller", test_poller},
         {"poller_resume", test_poller_resume},
         {"threads", test_threads},
+        {"log_callback", test_log_callback},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = atomic_load(&failed);

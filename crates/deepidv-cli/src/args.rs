@@ -33,6 +33,11 @@ pub struct Cli {
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
 
+    /// Log on stderr: -v status changes and retries, -vv every request too (env DEEPIDV_LOG, or RUST_LOG with -v,
+    /// for a tracing filter such as `deepidv=debug`).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -36,12 +36,50 @@ const DEMO_PERSON: (&str, &str, &str, &str, &str) =
 fn main() -> ExitCode {
     // clap exits 2 on a usage error and 0 for --help/--version.
     let cli = Cli::parse();
-    let ctx = Ctx::new(&cli);
+    let logging = init_logging(cli.verbose);
+    let mut ctx = Ctx::new(&cli);
+    // Log lines and a spinner would overwrite each other: the log wins.
+    ctx.stderr_tty &= !logging;
     let code = match run(&cli, &ctx) {
         Ok(code) => code,
         Err(e) => ctx.fail(&e),
     };
     ExitCode::from(code)
+}
+
+/// Sends the clients' tracing events to stderr when asked: `DEEPIDV_LOG` (a
+/// tracing filter) always wins; otherwise `-v` shows status changes and retries,
+/// `-vv` every request too, refined by `RUST_LOG` when set. Without either, no
+/// subscriber is installed and the output is exactly as without logging (a
+/// stray `RUST_LOG` alone changes nothing). `true` when logging is on.
+fn init_logging(verbose: u8) -> bool {
+    use tracing_subscriber::EnvFilter;
+
+    let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let spec = match (var("DEEPIDV_LOG"), verbose) {
+        (Some(spec), _) => spec,
+        (None, 0) => return false,
+        (None, v) => var("RUST_LOG").unwrap_or_else(|| {
+            if v == 1 {
+                "deepidv=info"
+            } else {
+                "deepidv=debug"
+            }
+            .to_owned()
+        }),
+    };
+    let filter = EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+        let e = e.to_string().replace('\n', " ");
+        eprintln!("warning: ignoring the log filter {spec:?} ({e}); using deepidv=debug");
+        EnvFilter::new("deepidv=debug")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+    true
 }
 
 /// What every command needs to print.

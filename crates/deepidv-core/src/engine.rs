@@ -8,6 +8,7 @@ use http::{HeaderMap, Method, Request, Response, Uri};
 
 use crate::config::{Config, duration_from_secs};
 use crate::error::{Error, ErrorKind};
+use crate::exchange::request_id;
 use crate::machine::{Action, Event, TransportError, TransportErrorKind};
 use crate::rng::Rng;
 use crate::sanitize::terminal_safe;
@@ -55,6 +56,8 @@ pub(crate) struct Engine<T> {
     max_failures: u32,
     pub(crate) next_at: Duration,
     in_flight: bool,
+    /// The `now` the request in flight was handed out at.
+    sent_at: Duration,
     pub(crate) attempts: u32,
     pub(crate) failures: u32,
     pub(crate) rng: Rng,
@@ -80,6 +83,7 @@ impl<T> Engine<T> {
             max_failures: max_failures.max(1),
             next_at: now,
             in_flight: false,
+            sent_at: now,
             attempts: 0,
             failures: 0,
             rng: Rng::new(seed),
@@ -100,12 +104,32 @@ impl<T> Engine<T> {
         if !std::mem::take(&mut self.in_flight) || self.finished {
             return None;
         }
+        self.record_response(now, response);
         let wall = self.wall_now(now);
         Some(
             self.config
                 .check_response(response, Some(wall))
                 .and_then(|()| body(&self.config, response)),
         )
+    }
+
+    /// Reports one attempt's answer to observers, the key scrubbed from the request id.
+    fn record_response<B>(&mut self, now: Duration, response: &Response<B>) {
+        let Some(template) = &self.template else {
+            return;
+        };
+        let key = self.config.api_key.expose();
+        let request_id = request_id(response.headers()).map(|r| match key {
+            k if !k.is_empty() && r.contains(k) => r.replace(k, "[REDACTED]"),
+            _ => r,
+        });
+        self.events.push_back(Event::Response {
+            method: template.method.clone(),
+            path: template.uri.path().to_owned(),
+            status: response.status(),
+            request_id,
+            latency: now.saturating_sub(self.sent_at),
+        });
     }
 
     /// A transport failure of the request in flight: the error to retry, or
@@ -160,6 +184,7 @@ impl<T> Engine<T> {
                 let request = template.request();
                 self.template = Some(template);
                 self.in_flight = true;
+                self.sent_at = now;
                 self.attempts += 1;
                 let timeout = match self.deadline {
                     Some(d) => self
@@ -225,6 +250,7 @@ impl<T> Engine<T> {
         };
         self.schedule(now + delay);
         let delay = self.next_at.saturating_sub(now);
+        let error = error.redacted(self.config.api_key.expose());
         self.events.push_back(Event::Retrying {
             failures: self.failures,
             delay,

@@ -91,7 +91,7 @@ pub use exchange::{
     REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message,
 };
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
-pub use machine::{Action, Event, Machine, TransportError, TransportErrorKind};
+pub use machine::{Action, Event, EventLevel, Machine, TransportError, TransportErrorKind};
 pub use poller::{Poller, PollerState};
 pub use start::Start;
 pub use watch::{WatchFeed, WatchNext};

@@ -4,11 +4,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::job::Job;
+use crate::sanitize::terminal_safe;
 
 /// What the caller should do next.
 ///
@@ -72,6 +73,10 @@ impl TransportError {
 }
 
 /// Something observers may want to know while a machine runs.
+///
+/// Every event is built by the core with the API key already scrubbed from
+/// whatever the server sent, so adapters can log it as it is: [`Event::level`]
+/// says how loud, and its [`Display`](fmt::Display) is one line.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -83,9 +88,107 @@ pub enum Event {
         failures: u32,
         /// How long until the next try.
         delay: Duration,
-        /// What went wrong.
+        /// What went wrong (already redacted).
         error: Error,
     },
+    /// An HTTP answer arrived for one attempt (whatever its status). Comes
+    /// before the [`Event::Status`] or [`Event::Retrying`] that answer causes.
+    Response {
+        /// The request's method.
+        method: Method,
+        /// The request's path (the job id is its last segment; no query, no host).
+        path: String,
+        /// The answer's HTTP status.
+        status: StatusCode,
+        /// The server's request id, made safe to print, if it sent one.
+        request_id: Option<String>,
+        /// From the `now` the request was handed out at to the `now` its answer
+        /// was fed back at, on the caller's clock.
+        latency: Duration,
+    },
+}
+
+/// How loud an [`Event`] is, in the usual log levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventLevel {
+    /// Each request's answer.
+    Debug,
+    /// Status changes.
+    Info,
+    /// Retries.
+    Warn,
+}
+
+impl EventLevel {
+    /// The level's lowercase name (`debug`, `info`, `warn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+        }
+    }
+}
+
+impl fmt::Display for EventLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Event {
+    /// How loud this event is: [`EventLevel::Info`] for a status change,
+    /// [`EventLevel::Warn`] for a retry, [`EventLevel::Debug`] for each answer.
+    pub fn level(&self) -> EventLevel {
+        match self {
+            Self::Status(_) => EventLevel::Info,
+            Self::Retrying { .. } => EventLevel::Warn,
+            Self::Response { .. } => EventLevel::Debug,
+        }
+    }
+}
+
+/// One line, safe for a terminal and free of the API key.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(job) => write!(
+                f,
+                "job {}: status {}",
+                terminal_safe(&job.job_id, None),
+                terminal_safe(job.status_str(), None)
+            ),
+            Self::Retrying {
+                failures,
+                delay,
+                error,
+            } => write!(
+                f,
+                "retry after {failures} failure{} in {} ms: {error}",
+                if *failures == 1 { "" } else { "s" },
+                delay.as_millis()
+            ),
+            Self::Response {
+                method,
+                path,
+                status,
+                request_id,
+                latency,
+            } => {
+                write!(
+                    f,
+                    "{method} {} -> HTTP {} in {} ms",
+                    terminal_safe(path, None),
+                    status.as_u16(),
+                    latency.as_millis()
+                )?;
+                if let Some(r) = request_id {
+                    write!(f, " (request id {})", terminal_safe(r, None))?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The interface every sans-IO machine here offers, so one driver loop runs them all.

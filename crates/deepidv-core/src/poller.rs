@@ -226,7 +226,16 @@ impl Poller {
         let status = job.status();
         if self.last_status.as_ref() != Some(&status) {
             self.last_status = Some(status);
-            self.engine.events.push_back(Event::Status(job.clone()));
+            let mut seen = job.clone();
+            // An unknown status is the server's own text: scrub the key from it.
+            let key = self.engine.config.api_key.expose();
+            if let JobState::Unknown(s) = &mut seen.state
+                && !key.is_empty()
+                && s.contains(key)
+            {
+                *s = s.replace(key, "[REDACTED]");
+            }
+            self.engine.events.push_back(Event::Status(seen));
         }
         if self.mode == Mode::Get {
             self.engine.outcome = Some(Ok(job));

@@ -37,7 +37,19 @@ impl WatchFeed {
 
     /// What to do next, given the poller's pending events.
     pub fn next(&mut self, poller: &mut Poller) -> WatchNext {
+        self.next_observed(poller, |_| {})
+    }
+
+    /// [`WatchFeed::next`], showing each pending event to `observe` first (every
+    /// event, not only the status changes that become items), so an adapter can
+    /// log a watch the way it logs a wait.
+    pub fn next_observed(
+        &mut self,
+        poller: &mut Poller,
+        mut observe: impl FnMut(&Event),
+    ) -> WatchNext {
         while let Some(event) = poller.poll_event() {
+            observe(&event);
             if let Event::Status(job) = event {
                 return WatchNext::Yield(Ok(job));
             }

@@ -41,7 +41,10 @@ unsafe fn client_new(
         let url = unsafe { opt_str_arg(base_url, "base_url") }?;
         // SAFETY: per the contract.
         let opts = unsafe { opts.as_ref() };
-        let client = Client::new(build_config(key, url, opts)?)?;
+        let mut client = Client::new(build_config(key, url, opts)?)?;
+        if let Some(log) = opts.and_then(|o| o.log) {
+            client = client.with_event_hook(std::sync::Arc::new(move |e| log.emit(e)));
+        }
         // SAFETY: checked by `out_arg`.
         unsafe { write_out(out, deepidv_client { client }) };
         Ok(())

@@ -1,12 +1,13 @@
 //! `deepidv_client_options` (`deepidv_client_options_*`): timeouts, polling and retry policy for a
 //! client or a poller, and [`build_config`], which turns them into the core's `Config`.
 
+use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::time::Duration;
 
-use deepidv_core::{ApiKey, BaseUrl, Config, Error};
+use deepidv_core::{ApiKey, BaseUrl, Config, Error, Event, EventLevel};
 
-use crate::boundary::{call, free_box, guard, invalid, mut_arg};
+use crate::boundary::{call, cstring, free_box, guard, invalid, mut_arg};
 use crate::error::deepidv_result;
 
 /// Options for a client or a poller: timeouts, polling and retry policy. Create it with
@@ -25,6 +26,77 @@ pub struct deepidv_client_options {
     wait_max_failures: Option<u32>,
     max_body_bytes: Option<usize>,
     allow_insecure_http: bool,
+    pub(crate) log: Option<LogCallback>,
+}
+
+/// How loud a log message is; see `deepidv_client_options_set_log_callback`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum deepidv_log_level {
+    /// Each answer: method, path, HTTP status, request id, latency.
+    DEEPIDV_LOG_DEBUG = 0,
+    /// A status change of the job.
+    DEEPIDV_LOG_INFO = 1,
+    /// A retry: failures so far, delay, reason.
+    DEEPIDV_LOG_WARN = 2,
+}
+
+/// A log callback: `level`, a one-line NUL-terminated `message` (valid only during the call; it never
+/// holds the API key) and the `user_data` given with it.
+pub type deepidv_log_callback = Option<
+    unsafe extern "C" fn(level: deepidv_log_level, message: *const c_char, user_data: *mut c_void),
+>;
+
+/// A callback and its user data, as set on the options.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogCallback {
+    cb: unsafe extern "C" fn(deepidv_log_level, *const c_char, *mut c_void),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the C contract of `deepidv_client_options_set_log_callback`: a client shared between
+// threads calls the callback from each of them, with the same `user_data`; the caller makes both safe
+// for that.
+unsafe impl Send for LogCallback {}
+// SAFETY: as above.
+unsafe impl Sync for LogCallback {}
+
+impl LogCallback {
+    /// Hands one event to the callback as a one-line message.
+    pub(crate) fn emit(&self, event: &Event) {
+        let level = match event.level() {
+            EventLevel::Debug => deepidv_log_level::DEEPIDV_LOG_DEBUG,
+            EventLevel::Info => deepidv_log_level::DEEPIDV_LOG_INFO,
+            EventLevel::Warn => deepidv_log_level::DEEPIDV_LOG_WARN,
+        };
+        let message = cstring(&event.to_string());
+        // SAFETY: the callback and user data are what the caller set, valid per its contract; the
+        // message outlives the call.
+        unsafe { (self.cb)(level, message.as_ptr(), self.user_data) }
+    }
+}
+
+/// Calls `callback` with every event of every call a client made with these options makes: each
+/// answer (`DEEPIDV_LOG_DEBUG`), each status change (`DEEPIDV_LOG_INFO`), each retry
+/// (`DEEPIDV_LOG_WARN`), as one-line messages that never hold the API key. It runs on the thread
+/// making the call, inside it: keep it quick, and make it (and `user_data`) safe to call from every
+/// thread sharing the client. `callback` NULL removes it. `message` is valid only during the call.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else; `callback` is NULL or a function that stays
+/// callable, with `user_data`, for as long as any client made with these options lives.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_log_callback(
+    opts: *mut deepidv_client_options,
+    callback: deepidv_log_callback,
+    user_data: *mut c_void,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        o.log = callback.map(|cb| LogCallback { cb, user_data });
+        Ok(())
+    })
 }
 
 /// Milliseconds from C as a `Duration`.

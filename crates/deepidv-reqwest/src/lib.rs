@@ -48,7 +48,7 @@ use std::time::{Duration, SystemTime};
 
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
     Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
@@ -157,14 +157,17 @@ impl Client {
     /// One snapshot of the job (retried on transient failures, at most
     /// `retry.call_max_retries` times). A failed job is `Ok` here.
     pub async fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
-        self.drive(&mut self.get_poller(job_id), |_| {}, None).await
+        let mut poller = self.get_poller(job_id);
+        let get = self.drive(&mut poller, |_| {}, None);
+        self.in_span(Op::Get, Some(job_id), get).await
     }
 
     /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
     /// [`ErrorKind::JobFailed`] carrying the job), or the configured deadline.
     pub async fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
-        self.drive(&mut self.wait_poller(job_id), |_| {}, None)
-            .await
+        let mut poller = self.wait_poller(job_id);
+        let wait = self.drive(&mut poller, |_| {}, None);
+        self.in_span(Op::Wait, Some(job_id), wait).await
     }
 
     /// [`Client::wait`], stopped early (waits and requests in flight alike) when
@@ -174,20 +177,24 @@ impl Client {
         job_id: &JobId,
         cancel: &CancellationToken,
     ) -> Result<Job, Error> {
-        self.drive(&mut self.wait_poller(job_id), |_| {}, Some(cancel))
-            .await
+        let mut poller = self.wait_poller(job_id);
+        let wait = self.drive(&mut poller, |_| {}, Some(cancel));
+        self.in_span(Op::Wait, Some(job_id), wait).await
     }
 
     /// [`Client::wait`] with another deadline.
     pub async fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
         let mut poller = self.wait_poller(job_id).with_timeout(timeout);
-        self.drive(&mut poller, |_| {}, None).await
+        let wait = self.drive(&mut poller, |_| {}, None);
+        self.in_span(Op::Wait, Some(job_id), wait).await
     }
 
     /// Resumes a wait saved with [`deepidv_core::Poller::state`] (or [`Watch::state`]).
     pub async fn resume(&self, state: PollerState) -> Result<Job, Error> {
         let mut poller = self.start().resume(self.inner.config.clone(), state);
-        self.drive(&mut poller, |_| {}, None).await
+        let job_id = poller.job_id().clone();
+        let wait = self.drive(&mut poller, |_| {}, None);
+        self.in_span(Op::Wait, Some(&job_id), wait).await
     }
 
     /// Waits for every job, with at most `concurrency` waits in progress at once.
@@ -235,7 +242,8 @@ impl Client {
     /// Each status the job goes through, as it is observed, ending with the
     /// terminal one (or an error); see [`Watch`].
     pub fn watch(&self, job_id: &JobId) -> Watch {
-        Watch::new(self.clone(), self.wait_poller(job_id))
+        let span = self.watch_span(job_id);
+        Watch::new(self.clone(), self.wait_poller(job_id), span)
     }
 
     /// Starts an adverse-media screening. With no `key`, a fresh random
@@ -246,7 +254,8 @@ impl Client {
         key: Option<IdempotencyKey>,
     ) -> Result<CreatedJob, Error> {
         let mut call = self.create_call(request, key)?;
-        self.drive(&mut call, |_| {}, None).await
+        let create = self.drive(&mut call, |_| {}, None);
+        self.in_span(Op::Create, None, create).await
     }
 
     /// Starts an adverse-media screening and waits for its outcome.
@@ -257,6 +266,44 @@ impl Client {
     ) -> Result<Job, Error> {
         let created = self.create_adverse_media(request, key).await?;
         self.wait(&created.id()?).await
+    }
+
+    /// Runs `fut` inside the span of one operation (with the `tracing` feature).
+    async fn in_span<T>(&self, op: Op, job_id: Option<&JobId>, fut: impl Future<Output = T>) -> T {
+        #[cfg(feature = "tracing")]
+        {
+            use deepidv_tracing::tracing::Instrument;
+            let op = match op {
+                Op::Get => deepidv_tracing::Operation::Get,
+                Op::Wait => deepidv_tracing::Operation::Wait,
+                Op::Create => deepidv_tracing::Operation::Create,
+            };
+            let span =
+                deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend);
+            fut.instrument(span).await
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = (op, job_id);
+            fut.await
+        }
+    }
+
+    /// The `deepidv.watch` span of a watch, not entered.
+    fn watch_span(&self, job_id: &JobId) -> Option<Span> {
+        #[cfg(feature = "tracing")]
+        {
+            Some(deepidv_tracing::span(
+                deepidv_tracing::Operation::Watch,
+                Some(job_id.as_str()),
+                &self.inner.config.frontend,
+            ))
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = job_id;
+            None
+        }
     }
 
     /// This client's clocks and a fresh seed from the OS, to build a machine from.
@@ -296,7 +343,8 @@ impl Client {
     }
 
     /// The one driver loop: runs any core machine to completion, reporting each
-    /// event to `observer`. With a `cancel` token, cancelling it ends the loop at
+    /// event to `observer` (after the tracing subscriber, with the `tracing`
+    /// feature). With a `cancel` token, cancelling it ends the loop at
     /// once, interrupting a wait or a request in flight, with an error of kind
     /// [`ErrorKind::Timeout`]. Dropping the future cancels too.
     pub async fn drive<M, F>(
@@ -313,6 +361,7 @@ impl Client {
         loop {
             let action = self.step(machine, cancel, &mut urls).await;
             while let Some(event) = machine.poll_event() {
+                emit(&event);
                 observer(&event);
             }
             if let Some(done) = action {
@@ -521,6 +570,38 @@ struct WatchInner {
     feed: WatchFeed,
     cancel: Option<CancellationToken>,
     urls: UrlCache,
+    /// The `deepidv.watch` span, entered at each step (with the `tracing` feature).
+    span: Option<Span>,
+}
+
+/// Shows one event to the tracing subscriber (with the `tracing` feature).
+fn emit(event: &Event) {
+    #[cfg(feature = "tracing")]
+    deepidv_tracing::event(event);
+    #[cfg(not(feature = "tracing"))]
+    let _ = event;
+}
+
+#[cfg(feature = "tracing")]
+use deepidv_tracing::tracing::Span;
+
+/// Without the `tracing` feature there is no span to enter.
+#[cfg(not(feature = "tracing"))]
+enum Span {}
+
+#[cfg(not(feature = "tracing"))]
+impl Span {
+    fn enter(&self) {
+        match *self {}
+    }
+}
+
+/// The operations that get a span.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Get,
+    Wait,
+    Create,
 }
 
 impl std::fmt::Debug for Watch {
@@ -538,7 +619,7 @@ impl std::fmt::Debug for Watch {
 }
 
 impl Watch {
-    fn new(client: Client, poller: Poller) -> Self {
+    fn new(client: Client, poller: Poller, span: Option<Span>) -> Self {
         let state = poller.state();
         Self {
             slot: Slot::Idle(Box::new(WatchInner {
@@ -547,6 +628,7 @@ impl Watch {
                 feed: WatchFeed::new(),
                 cancel: None,
                 urls: UrlCache::default(),
+                span,
             })),
             state,
             outcome: None,
@@ -598,8 +680,14 @@ impl Stream for Watch {
                     }
                 },
                 Slot::Idle(mut inner) => {
-                    let WatchInner { poller, feed, .. } = &mut *inner;
-                    match feed.next(poller) {
+                    let WatchInner {
+                        poller, feed, span, ..
+                    } = &mut *inner;
+                    let next = {
+                        let _entered = span.as_ref().map(Span::enter);
+                        feed.next_observed(poller, emit)
+                    };
+                    match next {
                         WatchNext::Yield(item) => {
                             this.slot = Slot::Idle(inner);
                             return Poll::Ready(Some(item));
@@ -610,19 +698,28 @@ impl Stream for Watch {
                         }
                         WatchNext::Step => {}
                     }
-                    this.slot = Slot::Busy(Box::pin(async move {
+                    #[cfg(feature = "tracing")]
+                    let span = inner.span.clone();
+                    let step = async move {
                         let WatchInner {
                             client,
                             poller,
                             feed,
                             cancel,
                             urls,
+                            ..
                         } = &mut *inner;
                         if let Some(done) = client.step(poller, cancel.as_ref(), urls).await {
                             feed.finish(done);
                         }
                         inner
-                    }));
+                    };
+                    #[cfg(feature = "tracing")]
+                    let step = deepidv_tracing::tracing::Instrument::instrument(
+                        step,
+                        span.unwrap_or_else(Span::none),
+                    );
+                    this.slot = Slot::Busy(Box::pin(step));
                 }
             }
         }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
     Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
@@ -34,7 +34,34 @@ use deepidv_core::{
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: Arc<Inner>,
+    hook: Option<EventHook>,
 }
+
+/// A function shown every [`Event`] of every call a [`Client`] makes; see
+/// [`Client::with_event_hook`].
+pub type EventHookFn = dyn Fn(&Event) + Send + Sync;
+
+/// The event hook, with a `Debug` that does not try to print a closure.
+#[derive(Clone)]
+struct EventHook(Arc<EventHookFn>);
+
+impl std::fmt::Debug for EventHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventHook")
+    }
+}
+
+/// The span an operation runs in: a tracing span with the `tracing` feature,
+/// nothing without it.
+#[cfg(feature = "tracing")]
+type OpSpan = deepidv_tracing::tracing::span::EnteredSpan;
+#[cfg(not(feature = "tracing"))]
+type OpSpan = NoSpan;
+
+/// What an operation's span is without the `tracing` feature: nothing.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug)]
+struct NoSpan;
 
 #[derive(Debug)]
 struct Inner {
@@ -66,6 +93,7 @@ impl Client {
                 config: Arc::new(config),
                 origin: Instant::now(),
             }),
+            hook: None,
         })
     }
 
@@ -77,6 +105,61 @@ impl Client {
             var(deepidv_core::BASE_URL_ENV).as_deref(),
         )?;
         Self::new(config)
+    }
+
+    /// The same client (sharing its connections), showing every [`Event`] of
+    /// every call to `hook` as well (each answer, retry and status change; see
+    /// [`Event::level`] and its one-line `Display`, which never holds the API
+    /// key). Runs on the calling thread, inside the loop: keep it quick.
+    pub fn with_event_hook(mut self, hook: Arc<EventHookFn>) -> Self {
+        self.hook = Some(EventHook(hook));
+        self
+    }
+
+    /// Shows one event to the tracing subscriber (with the `tracing` feature)
+    /// and to the event hook, if any.
+    fn emit(&self, event: &Event) {
+        #[cfg(feature = "tracing")]
+        deepidv_tracing::event(event);
+        if let Some(hook) = &self.hook {
+            (hook.0)(event);
+        }
+    }
+
+    /// Enters the span of one operation (with the `tracing` feature).
+    fn span(&self, op: Op, job_id: Option<&JobId>) -> OpSpan {
+        #[cfg(feature = "tracing")]
+        {
+            let op = match op {
+                Op::Get => deepidv_tracing::Operation::Get,
+                Op::Wait => deepidv_tracing::Operation::Wait,
+                Op::Create => deepidv_tracing::Operation::Create,
+            };
+            deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend)
+                .entered()
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = (op, job_id);
+            NoSpan
+        }
+    }
+
+    /// The `deepidv.watch` span of a watch, not entered.
+    fn watch_span(&self, job_id: &JobId) -> Option<Span> {
+        #[cfg(feature = "tracing")]
+        {
+            Some(deepidv_tracing::span(
+                deepidv_tracing::Operation::Watch,
+                Some(job_id.as_str()),
+                &self.inner.config.frontend,
+            ))
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = job_id;
+            None
+        }
     }
 
     /// The configuration in use.
@@ -92,17 +175,20 @@ impl Client {
     /// One snapshot of the job (retried on transient failures, at most
     /// `retry.call_max_retries` times). A failed job is `Ok` here.
     pub fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
+        let _span = self.span(Op::Get, Some(job_id));
         self.drive(&mut self.get_poller(job_id), &mut |_| {}, None)
     }
 
     /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
     /// [`ErrorKind::JobFailed`] carrying the job), or the configured deadline.
     pub fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
+        let _span = self.span(Op::Wait, Some(job_id));
         self.drive(&mut self.wait_poller(job_id), &mut |_| {}, None)
     }
 
     /// [`Client::wait`] with another deadline.
     pub fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
+        let _span = self.span(Op::Wait, Some(job_id));
         let mut poller = self.wait_poller(job_id).with_timeout(timeout);
         self.drive(&mut poller, &mut |_| {}, None)
     }
@@ -110,6 +196,7 @@ impl Client {
     /// Resumes a wait saved with [`deepidv_core::Poller::state`].
     pub fn resume(&self, state: PollerState) -> Result<Job, Error> {
         let mut poller = self.start().resume(self.inner.config.clone(), state);
+        let _span = self.span(Op::Wait, Some(poller.job_id()));
         self.drive(&mut poller, &mut |_| {}, None)
     }
 
@@ -121,6 +208,7 @@ impl Client {
             poller: self.wait_poller(job_id),
             feed: WatchFeed::new(),
             cancel: None,
+            span: self.watch_span(job_id),
         }
     }
 
@@ -131,6 +219,7 @@ impl Client {
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
     ) -> Result<CreatedJob, Error> {
+        let _span = self.span(Op::Create, None);
         let mut call = self.create_call(request, key)?;
         self.drive(&mut call, &mut |_| {}, None)
     }
@@ -182,7 +271,8 @@ impl Client {
     }
 
     /// The one driver loop: runs any core machine to completion, reporting each
-    /// event to `observer`. With a `cancel` handle, a cancel from another thread
+    /// event to `observer` (after the tracing subscriber, with the `tracing`
+    /// feature, and the [event hook](Client::with_event_hook)). With a `cancel` handle, a cancel from another thread
     /// ends the loop at its next step (waits are interrupted at once) with an
     /// error of kind [`ErrorKind::Timeout`].
     pub fn drive<M: Machine>(
@@ -194,6 +284,7 @@ impl Client {
         loop {
             let action = self.step(machine, cancel);
             while let Some(event) = machine.poll_event() {
+                self.emit(&event);
                 observer(&event);
             }
             if let Some(done) = action {
@@ -371,6 +462,31 @@ pub struct Watch {
     poller: Poller,
     feed: WatchFeed,
     cancel: Option<CancelHandle>,
+    /// The `deepidv.watch` span, entered at each step (with the `tracing` feature).
+    span: Option<Span>,
+}
+
+#[cfg(feature = "tracing")]
+use deepidv_tracing::tracing::Span;
+
+/// Without the `tracing` feature there is no span to enter.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug)]
+enum Span {}
+
+#[cfg(not(feature = "tracing"))]
+impl Span {
+    fn enter(&self) {
+        match *self {}
+    }
+}
+
+/// The operations that get a span.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Get,
+    Wait,
+    Create,
 }
 
 impl Watch {
@@ -398,7 +514,12 @@ impl Iterator for Watch {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            match self.feed.next(&mut self.poller) {
+            let _span = self.span.as_ref().map(Span::enter);
+            let client = &self.client;
+            match self
+                .feed
+                .next_observed(&mut self.poller, |e| client.emit(e))
+            {
                 WatchNext::Yield(item) => return Some(item),
                 WatchNext::Ended => return None,
                 WatchNext::Step => {

@@ -47,6 +47,8 @@ pub fn command() -> Command {
     c.env_remove("DEEPIDV_API_KEY")
         .env_remove("DEEPIDV_BASE_URL")
         .env_remove("NO_COLOR")
+        .env_remove("DEEPIDV_LOG")
+        .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     c
 }
