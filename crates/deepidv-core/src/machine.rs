@@ -47,6 +47,11 @@ pub enum TransportErrorKind {
     Io,
     /// Anything that retrying cannot fix (TLS configuration, an invalid request). Not retried.
     Other,
+    /// The server's certificate does not chain to a trusted root (a private CA, a
+    /// TLS-inspecting proxy, a self-signed certificate). Not retried.
+    UntrustedCertificate,
+    /// The server's certificate is valid but for another host name. Not retried.
+    HostnameMismatch,
 }
 
 /// A failure below HTTP, as the adapter saw it.
