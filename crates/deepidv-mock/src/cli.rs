@@ -66,6 +66,7 @@ impl MockArgs {
             ttl: self.ttl,
             latency: self.latency,
             rate_limit: self.rate_limit,
+            tls: None,
         }
     }
 }

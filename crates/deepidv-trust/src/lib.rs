@@ -101,7 +101,8 @@ pub fn certificate_error_kind(e: &rustls::Error) -> Option<TransportErrorKind> {
     }
 }
 
-/// [`certificate_error_kind`] of the first rustls error in a chain of sources.
+/// [`certificate_error_kind`] of the first rustls error in a chain of sources
+/// (looking inside `io::Error`s too, whose `source` skips the error they wrap).
 pub fn certificate_error_kind_in(
     e: &(dyn std::error::Error + 'static),
 ) -> Option<TransportErrorKind> {
@@ -110,12 +111,13 @@ pub fn certificate_error_kind_in(
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return certificate_error_kind(r);
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return certificate_error_kind(r);
-        }
-        next = e.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
