@@ -74,6 +74,16 @@ impl TransportError {
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
+
+    /// Says that this failure happened through `proxy` (if any): the message
+    /// names the proxy, and never repeats its credentials.
+    #[must_use]
+    pub fn through_proxy(mut self, proxy: Option<&crate::ProxyUrl>) -> Self {
+        if let Some(proxy) = proxy {
+            self.message = format!("through proxy {proxy}: {}", proxy.scrub(&self.message));
+        }
+        self
+    }
 }
 
 /// Something observers may want to know while a machine runs.

@@ -113,6 +113,25 @@ impl ProxyUrl {
         &self.shown
     }
 
+    /// `text` with this URL's credentials hidden wherever they appear.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut text = text.replace(&self.full, &self.shown);
+        if let Some(creds) = self
+            .full
+            .split_once("://")
+            .and_then(|(_, rest)| rest.rsplit_once('@'))
+            .map(|(creds, _)| creds)
+        {
+            text = text.replace(creds, "***");
+            if let Some((_, password)) = creds.split_once(':')
+                && !password.is_empty()
+            {
+                text = text.replace(password, "***");
+            }
+        }
+        text
+    }
+
     /// Whether the URL carries credentials.
     pub fn has_credentials(&self) -> bool {
         self.full != self.shown
@@ -319,6 +338,27 @@ mod tests {
             assert!(!e.to_string().contains("s3cret"), "{e}");
             assert!(!format!("{e:?}").contains("s3cret"), "{e:?}");
         }
+    }
+
+    #[test]
+    fn transport_errors_name_the_proxy_without_its_credentials() {
+        let p = ProxyUrl::parse("http://alice:hunter2@proxy:3128").unwrap();
+        let e = crate::TransportError::new(
+            crate::TransportErrorKind::Connect,
+            "connect to http://alice:hunter2@proxy:3128 failed (user alice:hunter2, pw hunter2)",
+        )
+        .through_proxy(Some(&p));
+        let text = format!("{e:?}");
+        assert!(
+            text.contains("through proxy http://***@proxy:3128"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let plain = crate::TransportError::new(crate::TransportErrorKind::Io, "reset");
+        assert_eq!(
+            format!("{:?}", plain.clone().through_proxy(None)),
+            format!("{plain:?}")
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ mod api;
 mod body;
 mod cli;
 mod fault;
+pub mod proxy;
 mod rate;
 mod result;
 mod serve;

@@ -76,6 +76,8 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     config: Arc<Config>,
+    /// The proxy the core decided (named in transport errors).
+    proxy: Option<deepidv_core::ProxyUrl>,
     origin: Instant,
     /// One permit per request in flight (see [`Client::with_max_connections`]).
     in_flight: tokio::sync::Semaphore,
@@ -112,7 +114,8 @@ impl Client {
         let config = config.with_default_frontend("reqwest");
         // Trust and proxy are decided outside reqwest (deepidv-trust, the core),
         // so both clients agree; reqwest's own environment reading is turned off.
-        let builder = match config.proxy_for(env)? {
+        let proxy = config.proxy_for(env)?;
+        let builder = match &proxy {
             Some(p) => {
                 reqwest::Client::builder().proxy(reqwest::Proxy::all(p.expose()).map_err(|_| {
                     Error::new(
@@ -140,6 +143,7 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 config: Arc::new(config),
+                proxy,
                 origin: Instant::now(),
                 in_flight: tokio::sync::Semaphore::new(max),
             }),
@@ -371,7 +375,10 @@ impl Client {
                 };
                 match sent {
                     Ok(response) => machine.handle_response(self.now(), &response),
-                    Err(e) => machine.handle_transport_error(self.now(), e),
+                    Err(e) => machine.handle_transport_error(
+                        self.now(),
+                        e.through_proxy(self.inner.proxy.as_ref()),
+                    ),
                 }
                 None
             }

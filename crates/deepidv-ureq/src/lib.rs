@@ -40,6 +40,8 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     config: Arc<Config>,
+    /// The proxy the core decided (named in transport errors).
+    proxy: Option<deepidv_core::ProxyUrl>,
     origin: Instant,
 }
 
@@ -65,7 +67,8 @@ impl Client {
             .provider(ureq::tls::TlsProvider::Rustls)
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
             .build();
-        let proxy = match config.proxy_for(env)? {
+        let proxy = config.proxy_for(env)?;
+        let agent_proxy = match &proxy {
             Some(p) => Some(ureq::Proxy::new(p.expose()).map_err(|_| {
                 Error::new(
                     ErrorKind::InvalidArgument,
@@ -76,7 +79,7 @@ impl Client {
         };
         let agent_config = ureq::Agent::config_builder()
             .tls_config(tls)
-            .proxy(proxy)
+            .proxy(agent_proxy)
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -92,6 +95,7 @@ impl Client {
             inner: Arc::new(Inner {
                 agent,
                 config: Arc::new(config),
+                proxy,
                 origin: Instant::now(),
             }),
         })
@@ -244,7 +248,10 @@ impl Client {
             } => {
                 match self.send(request, timeout, max_body_bytes) {
                     Ok(response) => machine.handle_response(self.now(), &response),
-                    Err(e) => machine.handle_transport_error(self.now(), e),
+                    Err(e) => machine.handle_transport_error(
+                        self.now(),
+                        e.through_proxy(self.inner.proxy.as_ref()),
+                    ),
                 }
                 None
             }
