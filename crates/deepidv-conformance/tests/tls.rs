@@ -78,11 +78,11 @@ fn trusted_through_a_ca_file_and_one_handshake_per_wait<A: Adapter>() {
     let mock = tls_mock(&pki);
     let ca = temp_file(pki.ca_pem.as_bytes());
     let client = A::new(config(&mock, |c| c.with_ca_file(&ca))).unwrap();
-    let id = job(&mock, Duration::from_millis(150));
+    let id = job(&mock, Duration::from_millis(300));
     let job = client.wait(&id).unwrap();
     assert!(job.is_terminal());
     let polls = mock.requests().len();
-    assert!(polls >= 3, "only {polls} polls");
+    assert!(polls >= 2, "only {polls} polls");
     assert_eq!(mock.tls_handshakes(), 1, "one handshake for {polls} polls");
     assert_eq!(mock.connections_accepted(), 1);
     // with_ca_pem works the same way

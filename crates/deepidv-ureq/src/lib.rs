@@ -282,7 +282,14 @@ impl Client {
             .configure_request(request)
             .timeout_global(Some(timeout))
             .build();
-        let response = agent.run(request).map_err(transport_error)?;
+        // No content, no Content-Length (RFC 9110 §8.6): ureq sends `Content-Length: 0`
+        // for an empty Vec body, and none for `()`.
+        let response = if request.body().is_empty() {
+            agent.run(request.map(|_| ()))
+        } else {
+            agent.run(request)
+        }
+        .map_err(transport_error)?;
         let (parts, mut body) = response.into_parts();
         let limit = u64::try_from(max_body)
             .unwrap_or(u64::MAX)
