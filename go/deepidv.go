@@ -241,8 +241,22 @@ type options struct {
 	maxRetries, waitMaxFailures                                   *uint32
 	maxBodyBytes                                                  int64
 	insecureHTTP                                                  bool
+	caFiles                                                       []string
+	proxy                                                         *string
 	logger                                                        func(level, msg string)
 }
+
+// WithCACertFile adds the CA certificates of a PEM file to the trusted roots (the operating system's
+// store, or the bundled Mozilla roots where it is empty); repeatable. A missing, unreadable or non-PEM
+// file makes NewClient fail with ErrInvalidArgument naming it, before any request.
+func WithCACertFile(path string) Option {
+	return func(o *options) { o.caFiles = append(o.caFiles, path) }
+}
+
+// WithProxy uses this proxy (http://[user:password@]host:port) whatever DEEPIDV_PROXY, HTTPS_PROXY,
+// HTTP_PROXY, ALL_PROXY and NO_PROXY say; "" means no proxy at all. Loopback base URLs never use a
+// proxy. A bad URL is ErrInvalidArgument (the password is never shown).
+func WithProxy(url string) Option { return func(o *options) { o.proxy = &url } }
 
 // WithLogger sends every event of GetJob, Wait and CreateAdverseMedia to log, as one-line messages
 // that never hold the API key: level "debug" for each answer (path, HTTP status, request id,
@@ -394,6 +408,22 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	if o.logger != nil {
 		logHandle = registerLogger(o.logger)
 		set(C.set_go_logger(copts, logHandle), "logger")
+	}
+	for _, path := range o.caFiles {
+		if p, perr := cString("CA file", path); perr != nil {
+			set(C.DEEPIDV_INVALID_ARGUMENT, "CA file")
+		} else {
+			set(C.deepidv_client_options_set_ca_file(copts, p), "CA file")
+			free(p)
+		}
+	}
+	if o.proxy != nil {
+		if p, perr := cString("proxy", *o.proxy); perr != nil {
+			set(C.DEEPIDV_INVALID_ARGUMENT, "proxy")
+		} else {
+			set(C.deepidv_client_options_set_proxy(copts, p), "proxy")
+			free(p)
+		}
 	}
 	if err != nil {
 		C.deepidv_client_options_free(copts)

@@ -385,3 +385,23 @@ func TestWithLoggerSeesAnswersRetriesAndStatusesWithoutTheKey(t *testing.T) {
 		t.Fatalf("lines %q", lines)
 	}
 }
+
+func TestNetworkOptionsAreCheckedBeforeAnyRequest(t *testing.T) {
+	c, err := NewClient("sk_test_x", mockURL, WithProxy("socks5://alice:hunter2@proxy:1080"))
+	if !errors.Is(err, ErrInvalidArgument) || c != nil {
+		t.Fatalf("bad proxy: %v", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("the proxy password leaked: %v", err)
+	}
+	c, err = NewClient("sk_test_x", mockURL, WithCACertFile("/nonexistent/corp-ca.pem"))
+	if !errors.Is(err, ErrInvalidArgument) || c != nil || !strings.Contains(err.Error(), "/nonexistent/corp-ca.pem") {
+		t.Fatalf("missing CA file: %v", err)
+	}
+	// "" means no proxy at all: the simulator (loopback) is reached directly.
+	c, err = NewClient("sk_test_x", mockURL, WithProxy(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+}

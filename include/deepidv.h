@@ -807,6 +807,28 @@ deepidv_result deepidv_client_options_set_allow_insecure_http(deepidv_client_opt
                                                               bool allow);
 
 /**
+ * Adds the CA certificates of a PEM file to the trusted roots (the OS store, or the bundled
+ * Mozilla roots where it is empty); repeatable. The file is read when the client is made: a
+ * missing, unreadable or non-PEM file makes `deepidv_client_new_with_options` return
+ * `DEEPIDV_INVALID_ARGUMENT` naming it. `path` is UTF-8; NULL is `DEEPIDV_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else; `path` is NULL or a NUL-terminated string.
+ */
+deepidv_result deepidv_client_options_set_ca_file(deepidv_client_options *opts, const char *path);
+
+/**
+ * Uses this proxy (`http://[user:password@]host:port`), whatever `HTTPS_PROXY` and the like say;
+ * NULL or `""` means no proxy at all. Loopback base URLs never use a proxy. A bad URL is
+ * `DEEPIDV_INVALID_ARGUMENT` (the message never shows the password). Without this call, the
+ * proxy comes from `DEEPIDV_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else; `url` is NULL or a NUL-terminated string.
+ */
+deepidv_result deepidv_client_options_set_proxy(deepidv_client_options *opts, const char *url);
+
+/**
  * A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
  * `timeout_ms` from `now_ms` (0: the options' wait timeout, 10 minutes by default). `base_url` NULL
  * means the default; `seed` is any random number (for jitter); `opts` may be NULL. The poller reads

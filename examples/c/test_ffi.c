@@ -515,6 +515,26 @@ static void *cancel_later(void *p) {
     return NULL;
 }
 
+/* Network options: a bad proxy and a missing CA file are refused before any request, and the proxy
+ * password is never shown; NULL means no proxy at all. */
+static void test_network_options(void) {
+    deepidv_client *cout = NULL;
+    CHECK_RC(deepidv_client_options_set_ca_file(NULL, "/x.pem"), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_client_options_set_proxy(NULL, NULL), DEEPIDV_INVALID_ARGUMENT);
+    deepidv_client_options *o = deepidv_client_options_new();
+    CHECK_RC(deepidv_client_options_set_proxy(o, "socks5://alice:hunter2@proxy:1080"),
+             DEEPIDV_INVALID_ARGUMENT);
+    CHECK(strstr(deepidv_last_error(), "hunter2") == NULL, "password shown: %s", deepidv_last_error());
+    CHECK_RC(deepidv_client_options_set_proxy(o, NULL), DEEPIDV_OK);
+    CHECK_RC(deepidv_client_options_set_ca_file(o, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK_RC(deepidv_client_options_set_ca_file(o, "/nonexistent/corp-ca.pem"), DEEPIDV_OK);
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &cout, NULL), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(cout == NULL, "no client on failure");
+    CHECK(strstr(deepidv_last_error(), "/nonexistent/corp-ca.pem") != NULL, "file not named: %s",
+          deepidv_last_error());
+    deepidv_client_options_free(o);
+}
+
 static void test_cancel(void) {
     deepidv_client *c = make_client(KEY);
     char id[128];
@@ -840,6 +860,7 @@ int main(int argc, char **argv) {
         {"every_result_code", test_every_result_code},
         {"expired", test_expired},
         {"nulls_and_bad_utf8", test_nulls_and_bad_utf8},
+        {"network_options", test_network_options},
         {"cancel", test_cancel},
         {"poller", test_poller},
         {"poller_resume", test_poller_resume},

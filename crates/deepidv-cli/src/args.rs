@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use deepidv_core::{API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, parse_duration};
+use deepidv_core::{API_KEY_ENV, BASE_URL_ENV, CA_BUNDLE_ENV, DEFAULT_BASE_URL, parse_duration};
 use deepidv_mock::MockArgs;
 
 /// Get, wait for and watch deepidv async jobs; start screenings; run the local simulator.
@@ -24,6 +24,15 @@ pub struct Cli {
     /// API key (sk_test_… or sk_live_…). Put it before the command, or set the environment variable.
     #[arg(long, value_name = "KEY", env = API_KEY_ENV, hide_env_values = true)]
     pub api_key: Option<String>,
+
+    /// Extra trusted CA certificates (PEM), added to the OS trust store.
+    #[arg(long, value_name = "FILE", env = CA_BUNDLE_ENV, global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// Proxy for API calls, wins over HTTPS_PROXY/HTTP_PROXY/ALL_PROXY [env: DEEPIDV_PROXY,
+    /// read with them]. NO_PROXY is honoured; loopback hosts never use a proxy.
+    #[arg(long, value_name = "URL", global = true)]
+    pub proxy: Option<String>,
 
     /// Timeout for each HTTP request, e.g. `30s`.
     #[arg(long, value_name = "DUR", value_parser = parse_duration, global = true)]

@@ -226,6 +226,12 @@ fn client(cli: &Cli, late: &LateKey, wait: Option<&WaitArgs>) -> Result<Client, 
     let mut config = Config::new(ApiKey::new(key)?)
         .with_base_url(base_url)
         .with_frontend("cli");
+    if let Some(path) = &cli.ca_cert {
+        config = config.with_ca_file(path);
+    }
+    if let Some(proxy) = &cli.proxy {
+        config = config.with_proxy(deepidv_core::ProxyUrl::parse(proxy)?);
+    }
     if let Some(t) = cli.request_timeout {
         if t.is_zero() {
             return Err(Error::new(

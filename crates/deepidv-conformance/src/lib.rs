@@ -34,6 +34,12 @@ pub trait Adapter: Send + Sync + Sized + 'static {
 
     /// A client for this configuration.
     fn new(config: Config) -> Result<Self, Error>;
+    /// A client for this configuration, with the proxy variables looked up by
+    /// `env` instead of in the process environment.
+    fn with_env(
+        config: Config,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Self, Error>;
     /// `get_job`.
     fn get_job(&self, id: &JobId) -> Result<Job, Error>;
     /// `wait`.
@@ -94,6 +100,12 @@ impl Adapter for Ureq {
 
     fn new(config: Config) -> Result<Self, Error> {
         deepidv_ureq::Client::new(config).map(Self)
+    }
+    fn with_env(
+        config: Config,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Self, Error> {
+        deepidv_ureq::Client::with_env(config, env).map(Self)
     }
     fn get_job(&self, id: &JobId) -> Result<Job, Error> {
         self.0.get_job(id)
@@ -207,6 +219,12 @@ impl Adapter for Reqwest {
     const MANY: (usize, usize) = (200, 32);
 
     fn new(config: Config) -> Result<Self, Error> {
+        Self::with_env(config, &|name| std::env::var(name).ok())
+    }
+    fn with_env(
+        config: Config,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<Self, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -214,7 +232,11 @@ impl Adapter for Reqwest {
             .map_err(|e| Error::new(ErrorKind::Internal, format!("no tokio runtime: {e}")))?;
         let client = {
             let _guard = runtime.enter();
-            deepidv_reqwest::Client::new(config)?
+            deepidv_reqwest::Client::with_env(
+                config,
+                deepidv_reqwest::DEFAULT_MAX_CONNECTIONS,
+                env,
+            )?
         };
         Ok(Self { runtime, client })
     }

@@ -812,6 +812,11 @@ fn headers_sent<A: Adapter>() {
     assert_eq!(get.header("user-agent"), Some(ua.as_str()));
     assert_eq!(get.header("content-type"), None, "no body, no Content-Type");
     assert_eq!(get.header("idempotency-key"), None);
+    assert_eq!(
+        get.header("content-length"),
+        None,
+        "a GET without content sends no Content-Length (RFC 9110 §8.6)"
+    );
     assert!(get.body.is_empty());
     let post = &requests[1];
     assert_eq!(post.method, "POST");

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use http::uri::{Scheme, Uri};
 
 use crate::error::Error;
+use crate::network::{CA_BUNDLE_ENV, CaSource, ProxySetting};
 
 /// The public API's address.
 pub const DEFAULT_BASE_URL: &str = "https://api.deepidv.com";
@@ -375,6 +376,12 @@ pub struct Config {
     pub poll: PollPolicy,
     /// How transient failures are retried.
     pub retry: RetryPolicy,
+    /// Extra CA certificates added to the trusted roots (the system's store, or the
+    /// bundled Mozilla roots where the system has none). Default: none.
+    pub ca_certs: Vec<CaSource>,
+    /// Which proxy to use (default: decided from the environment, see
+    /// [`Config::proxy_for`]).
+    pub proxy: ProxySetting,
 }
 
 impl Config {
@@ -389,6 +396,8 @@ impl Config {
             max_body_bytes: 16 * 1024 * 1024,
             poll: PollPolicy::default(),
             retry: RetryPolicy::default(),
+            ca_certs: Vec::new(),
+            proxy: ProxySetting::Environment,
         }
     }
 
@@ -402,6 +411,21 @@ impl Config {
             Some(url) => Ok(config.with_base_url(BaseUrl::parse(url)?)),
             None => Ok(config),
         }
+    }
+
+    /// A configuration from the environment, as every client reads it: `env`
+    /// looks a variable up (the caller reads the environment: this crate does
+    /// not). Reads `DEEPIDV_API_KEY`, `DEEPIDV_BASE_URL` (see
+    /// [`Config::from_env_values`]) and `DEEPIDV_CA_BUNDLE` (a PEM file of extra
+    /// CAs). The proxy variables are read when a client is built, through
+    /// [`Config::proxy_for`], so they apply to any configuration.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let config =
+            Self::from_env_values(env(API_KEY_ENV).as_deref(), env(BASE_URL_ENV).as_deref())?;
+        Ok(match env(CA_BUNDLE_ENV).filter(|p| !p.trim().is_empty()) {
+            Some(path) => config.with_ca_file(path),
+            None => config,
+        })
     }
 
     /// Sets the base URL.
@@ -568,6 +592,28 @@ mod tests {
         assert!(e.to_string().contains(API_KEY_ENV), "{e}");
         let e = Config::from_env_values(Some("k"), Some("http://example.com")).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn from_env_reads_the_ca_bundle() {
+        let vars = [
+            (API_KEY_ENV, "sk_test_1"),
+            (BASE_URL_ENV, "https://api.example.com"),
+            (CA_BUNDLE_ENV, "/etc/corp/ca.pem"),
+        ];
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let c = Config::from_env(env).unwrap();
+        assert_eq!(c.base_url.as_str(), "https://api.example.com");
+        assert_eq!(c.ca_certs, vec![CaSource::File("/etc/corp/ca.pem".into())]);
+        assert_eq!(c.proxy, ProxySetting::Environment);
+        let c = Config::from_env(|n| (n == API_KEY_ENV).then(|| "k".to_owned())).unwrap();
+        assert!(c.ca_certs.is_empty());
+        let e = Config::from_env(|_| None).unwrap_err();
+        assert!(e.to_string().contains(API_KEY_ENV), "{e}");
     }
 
     #[test]

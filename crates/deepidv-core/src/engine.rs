@@ -138,7 +138,10 @@ impl<T> Engine<T> {
         if !std::mem::take(&mut self.in_flight) || self.finished {
             return None;
         }
-        let retry = error.kind != TransportErrorKind::Other;
+        let retry = matches!(
+            error.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Timeout | TransportErrorKind::Io
+        );
         let e = self.transport_error(error);
         if retry {
             return Some(e);
@@ -264,11 +267,22 @@ impl<T> Engine<T> {
             TransportErrorKind::Timeout => "the request timed out",
             TransportErrorKind::Io => "the connection failed",
             TransportErrorKind::Other => "the request failed",
+            TransportErrorKind::UntrustedCertificate => "certificate not trusted",
+            TransportErrorKind::HostnameMismatch => "certificate is for another host",
+        };
+        let todo = match error.kind {
+            TransportErrorKind::UntrustedCertificate => {
+                "; if a private CA or a TLS-inspecting proxy signs it, pass --ca-cert FILE or set DEEPIDV_CA_BUNDLE"
+            }
+            TransportErrorKind::HostnameMismatch => {
+                "; check the base URL's host name (DEEPIDV_BASE_URL, --base-url)"
+            }
+            _ => "",
         };
         let detail = terminal_safe(&error.message, Some(self.config.api_key.expose()));
         Error::new(
             ErrorKind::Unavailable,
-            format!("{what} ({}): {detail}", self.config.base_url),
+            format!("{what} ({}): {detail}{todo}", self.config.base_url),
         )
     }
 }

@@ -71,6 +71,7 @@ mod error;
 mod exchange;
 mod job;
 mod machine;
+mod network;
 mod poller;
 mod rng;
 pub mod sanitize;
@@ -92,6 +93,7 @@ pub use exchange::{
 };
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
 pub use machine::{Action, Event, EventLevel, Machine, TransportError, TransportErrorKind};
+pub use network::{CA_BUNDLE_ENV, CaSource, PROXY_ENV, PROXY_ENV_VARS, ProxySetting, ProxyUrl};
 pub use poller::{Poller, PollerState};
 pub use start::Start;
 pub use watch::{WatchFeed, WatchNext};

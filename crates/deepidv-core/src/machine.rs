@@ -48,6 +48,11 @@ pub enum TransportErrorKind {
     Io,
     /// Anything that retrying cannot fix (TLS configuration, an invalid request). Not retried.
     Other,
+    /// The server's certificate does not chain to a trusted root (a private CA, a
+    /// TLS-inspecting proxy, a self-signed certificate). Not retried.
+    UntrustedCertificate,
+    /// The server's certificate is valid but for another host name. Not retried.
+    HostnameMismatch,
 }
 
 /// A failure below HTTP, as the adapter saw it.
@@ -69,6 +74,16 @@ impl TransportError {
     /// Its kind.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
+    }
+
+    /// Says that this failure happened through `proxy` (if any): the message
+    /// names the proxy, and never repeats its credentials.
+    #[must_use]
+    pub fn through_proxy(mut self, proxy: Option<&crate::ProxyUrl>) -> Self {
+        if let Some(proxy) = proxy {
+            self.message = format!("through proxy {proxy}: {}", proxy.scrub(&self.message));
+        }
+        self
     }
 }
 

@@ -612,3 +612,42 @@ fn a_generated_key_is_a_uuid_from_the_source_and_a_failing_source_is_an_error() 
     assert_eq!(e.kind(), ErrorKind::Internal);
     assert!(e.message().contains("no entropy"), "{e}");
 }
+
+#[test]
+fn certificate_failures_are_not_retried_and_say_what_to_do() {
+    let cases = [
+        (
+            TransportErrorKind::UntrustedCertificate,
+            "certificate not trusted",
+            "--ca-cert FILE or set DEEPIDV_CA_BUNDLE",
+        ),
+        (
+            TransportErrorKind::HostnameMismatch,
+            "certificate is for another host",
+            "host name",
+        ),
+    ];
+    for (kind, what, todo) in cases {
+        // A wait and a single get: one request each, no retry, on the virtual clock.
+        let machines = [
+            wait(3),
+            Poller::get(arc(config()), id(), Duration::ZERO, wall(), 3),
+        ];
+        for mut machine in machines {
+            let run = drive(&mut machine, Duration::ZERO, Duration::ZERO, 100, |_, _| {
+                Answer::Transport(kind)
+            });
+            let e = run.outcome.as_ref().unwrap_err().clone();
+            assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+            assert_eq!(run.sends().len(), 1, "{kind:?} was retried");
+            let text = e.to_string();
+            assert!(text.contains(what) && text.contains(todo), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+            assert!(
+                !run.steps
+                    .iter()
+                    .any(|s| matches!(s, support::Step::Event(_, Event::Retrying { .. })))
+            );
+        }
+    }
+}

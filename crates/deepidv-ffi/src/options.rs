@@ -5,9 +5,9 @@ use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::time::Duration;
 
-use deepidv_core::{ApiKey, BaseUrl, Config, Error, Event, EventLevel};
+use deepidv_core::{ApiKey, BaseUrl, Config, Error, Event, EventLevel, ProxySetting, ProxyUrl};
 
-use crate::boundary::{call, cstring, free_box, guard, invalid, mut_arg};
+use crate::boundary::{call, cstring, free_box, guard, invalid, mut_arg, opt_str_arg, str_arg};
 use crate::error::deepidv_result;
 
 /// Options for a client or a poller: timeouts, polling and retry policy. Create it with
@@ -26,6 +26,8 @@ pub struct deepidv_client_options {
     wait_max_failures: Option<u32>,
     max_body_bytes: Option<usize>,
     allow_insecure_http: bool,
+    ca_files: Vec<std::path::PathBuf>,
+    proxy: Option<ProxySetting>,
     pub(crate) log: Option<LogCallback>,
 }
 
@@ -151,6 +153,12 @@ pub(crate) fn build_config(
     }
     if let Some(v) = o.max_body_bytes {
         config.max_body_bytes = v;
+    }
+    for path in &o.ca_files {
+        config = config.with_ca_file(path);
+    }
+    if let Some(proxy) = &o.proxy {
+        config.proxy = proxy.clone();
     }
     Ok(config)
 }
@@ -383,4 +391,52 @@ pub unsafe extern "C" fn deepidv_client_options_set_allow_insecure_http(
             o.allow_insecure_http = allow
         })
     }
+}
+
+/// Adds the CA certificates of a PEM file to the trusted roots (the OS store, or the bundled
+/// Mozilla roots where it is empty); repeatable. The file is read when the client is made: a
+/// missing, unreadable or non-PEM file makes `deepidv_client_new_with_options` return
+/// `DEEPIDV_INVALID_ARGUMENT` naming it. `path` is UTF-8; NULL is `DEEPIDV_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else; `path` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_ca_file(
+    opts: *mut deepidv_client_options,
+    path: *const std::ffi::c_char,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        // SAFETY: per the contract.
+        let path = unsafe { str_arg(path, "path") }?;
+        o.ca_files.push(path.into());
+        Ok(())
+    })
+}
+
+/// Uses this proxy (`http://[user:password@]host:port`), whatever `HTTPS_PROXY` and the like say;
+/// NULL or `""` means no proxy at all. Loopback base URLs never use a proxy. A bad URL is
+/// `DEEPIDV_INVALID_ARGUMENT` (the message never shows the password). Without this call, the
+/// proxy comes from `DEEPIDV_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else; `url` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_proxy(
+    opts: *mut deepidv_client_options,
+    url: *const std::ffi::c_char,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        // SAFETY: per the contract.
+        let url = unsafe { opt_str_arg(url, "url") }?.unwrap_or_default();
+        o.proxy = Some(if url.trim().is_empty() {
+            ProxySetting::Off
+        } else {
+            ProxySetting::Url(ProxyUrl::parse(url)?)
+        });
+        Ok(())
+    })
 }

@@ -1212,3 +1212,59 @@ fn save_and_resume_refuse_bad_input() {
     assert!(msg.contains("only a wait"), "{msg}");
     assert!(msg.contains("deepidv_poller_new_get"), "{msg}");
 }
+
+#[test]
+fn network_options_are_checked_before_any_request() {
+    let mock = MockServer::start_background(MockConfig::instant()).unwrap();
+    // A bad proxy URL: refused at once, and the password is never shown.
+    let o = fast_options();
+    // SAFETY: `o` is live; valid strings.
+    unsafe {
+        let bad = cs("socks5://alice:hunter2@proxy:1080");
+        assert_eq!(
+            deepidv_client_options_set_proxy(o, bad.as_ptr()),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        let message = last_error();
+        assert!(
+            message.contains("proxy") && !message.contains("hunter2"),
+            "{message}"
+        );
+        assert_eq!(deepidv_client_options_set_proxy(o, ptr::null()), DEEPIDV_OK);
+        assert_eq!(
+            deepidv_client_options_set_ca_file(o, ptr::null()),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        let missing = cs("/nonexistent/corp-ca.pem");
+        assert_eq!(
+            deepidv_client_options_set_ca_file(o, missing.as_ptr()),
+            DEEPIDV_OK
+        );
+    }
+    // The CA file is read when the client is made: missing → INVALID_ARGUMENT naming it.
+    let mut out = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid strings, options and out-pointers.
+    let r = unsafe {
+        deepidv_client_new_with_options(
+            cs(DEFAULT_API_KEY).as_ptr(),
+            cs(&mock.url()).as_ptr(),
+            o,
+            &mut out,
+            &mut err,
+        )
+    };
+    assert_eq!(r, DEEPIDV_INVALID_ARGUMENT);
+    assert!(out.is_null());
+    assert!(
+        last_error().contains("/nonexistent/corp-ca.pem"),
+        "{}",
+        last_error()
+    );
+    // SAFETY: made above, freed once (NULL is fine).
+    unsafe {
+        deepidv_error_free(err);
+        deepidv_client_options_free(o);
+    }
+    assert!(mock.requests().is_empty());
+}

@@ -49,6 +49,24 @@ pub struct MockArgs {
     #[arg(long = "rate-limit", id = "mock_rate_limit", value_name = "N/s", value_parser = crate::rate::parse_rate)]
     pub rate_limit: Option<f64>,
 
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs `--tls-key`.
+    #[arg(
+        long = "tls-cert",
+        id = "mock_tls_cert",
+        value_name = "FILE",
+        requires = "mock_tls_key"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(
+        long = "tls-key",
+        id = "mock_tls_key",
+        value_name = "FILE",
+        requires = "mock_tls_cert"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `500:error`, `429x1`, `429:date=2`,
     /// `delay:500ms`, `drop`, `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`,
     /// `unknown-status:on_hold`, `legacy`, or a JSON fault; repeatable, applied in order.
@@ -66,6 +84,7 @@ impl MockArgs {
             ttl: self.ttl,
             latency: self.latency,
             rate_limit: self.rate_limit,
+            tls: None,
         }
     }
 }
@@ -113,7 +132,8 @@ pub fn serve(args: MockArgs) -> u8 {
             match e.kind() {
                 io::ErrorKind::AddrInUse
                 | io::ErrorKind::AddrNotAvailable
-                | io::ErrorKind::PermissionDenied => ErrorKind::InvalidArgument.code(),
+                | io::ErrorKind::PermissionDenied
+                | io::ErrorKind::InvalidInput => ErrorKind::InvalidArgument.code(),
                 _ => ErrorKind::Internal.code(),
             }
         }
@@ -127,7 +147,28 @@ async fn serve_until_signal(args: MockArgs) -> io::Result<()> {
     let signals = Signals::install()?;
     let addr = args.addr;
     let faults = args.faults.clone();
-    let server = MockServer::start(args.into_config(), addr).await?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{}: {e}", path.display()),
+                    )
+                })
+            };
+            Some(crate::MockTls {
+                cert_pem: read(cert)?,
+                key_pem: read(key)?,
+            })
+        }
+        _ => None,
+    };
+    let config = MockConfig {
+        tls,
+        ..args.into_config()
+    };
+    let server = MockServer::start(config, addr).await?;
     for f in faults {
         server.inject(Scope::All, f.fault, f.times);
     }

@@ -81,6 +81,7 @@ mod api;
 mod body;
 mod cli;
 mod fault;
+pub mod proxy;
 mod rate;
 mod result;
 mod serve;
@@ -125,6 +126,23 @@ pub struct MockConfig {
     /// `429` with `Retry-After` (whole seconds, at least 1), creates nothing and counts in
     /// [`Stats::rate_limited`]. `GET` polling is never limited.
     pub rate_limit: Option<f64>,
+    /// Serve HTTPS with this certificate chain and key (default `None`: plain HTTP).
+    pub tls: Option<MockTls>,
+}
+
+/// A TLS identity for the simulator: a PEM certificate chain (leaf first) and its PEM private key.
+#[derive(Clone)]
+pub struct MockTls {
+    /// The certificate chain, PEM, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for MockTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockTls").finish_non_exhaustive()
+    }
 }
 
 impl Default for MockConfig {
@@ -136,6 +154,7 @@ impl Default for MockConfig {
             ttl: Duration::from_secs(600),
             latency: Duration::ZERO,
             rate_limit: None,
+            tls: None,
         }
     }
 }
@@ -223,11 +242,12 @@ impl std::fmt::Debug for MockServer {
 impl MockServer {
     /// Binds `addr` and serves on the caller's tokio runtime (which needs the time and IO drivers).
     pub async fn start(config: MockConfig, addr: SocketAddr) -> io::Result<MockServer> {
+        let tls = serve::acceptor(config.tls.as_ref())?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let (tx, rx) = watch::channel(());
-        tokio::spawn(serve::serve(listener, Arc::clone(&shared), rx));
+        tokio::spawn(serve::serve(listener, Arc::clone(&shared), tls, rx));
         Ok(MockServer {
             addr,
             shared,
@@ -239,6 +259,7 @@ impl MockServer {
     /// Binds `127.0.0.1:0` and serves on a thread with its own tokio runtime: for blocking callers, C and CLI
     /// tests. Usable from inside an async context too.
     pub fn start_background(config: MockConfig) -> io::Result<MockServer> {
+        let tls = serve::acceptor(config.tls.as_ref())?;
         let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -257,7 +278,7 @@ impl MockServer {
         let thread = std::thread::Builder::new()
             .name("deepidv-mock".into())
             .spawn(move || {
-                runtime.block_on(serve::serve(listener, serve_shared, rx));
+                runtime.block_on(serve::serve(listener, serve_shared, tls, rx));
                 runtime.shutdown_timeout(Duration::from_millis(100));
             })?;
         Ok(MockServer {
@@ -268,9 +289,15 @@ impl MockServer {
         })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:43117` (no trailing slash).
+    /// The base URL, e.g. `http://127.0.0.1:43117` (no trailing slash); `https://`
+    /// when the simulator serves TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.shared.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The bound address.
@@ -318,6 +345,14 @@ impl MockServer {
     /// included: lets a test check that a client reuses its connections.
     pub fn connections_accepted(&self) -> u64 {
         self.shared.connections_accepted()
+    }
+
+    /// How many TLS handshakes completed so far (0 without TLS): lets a test
+    /// check that a wait keeps one connection for all its polls.
+    pub fn tls_handshakes(&self) -> u64 {
+        self.shared
+            .handshakes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every API request received, in arrival order (the last 100 000; admin routes excluded).

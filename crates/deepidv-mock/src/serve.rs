@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::admin::admin;
 use crate::answer::Answer;
@@ -159,10 +160,37 @@ impl AsyncWrite for KillableIo {
     }
 }
 
+/// The TLS acceptor for an identity (ring, HTTP/1.1); a bad certificate or key is `InvalidInput`.
+pub(crate) fn acceptor(tls: Option<&crate::MockTls>) -> io::Result<Option<TlsAcceptor>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let Some(tls) = tls else { return Ok(None) };
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("TLS {what}: {e}"))
+    };
+    let certs = CertificateDer::pem_slice_iter(&tls.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate", &e))?;
+    if certs.is_empty() {
+        return Err(bad("certificate", &"no PEM certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&tls.key_pem).map_err(|e| bad("key", &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("setup", &e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("certificate and key", &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
 /// Accepts connections until the shutdown sender is dropped or signalled.
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<()>,
 ) {
     loop {
@@ -171,7 +199,7 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     shared.connections.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(serve_connection(stream, Arc::clone(&shared), shutdown.clone()));
+                    tokio::spawn(serve_connection(stream, Arc::clone(&shared), tls.clone(), shutdown.clone()));
                 }
                 // e.g. out of file descriptors: back off a little instead of spinning
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -183,14 +211,38 @@ pub(crate) async fn serve(
 async fn serve_connection(
     stream: TcpStream,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<()>,
+    tls: Option<TlsAcceptor>,
+    shutdown: watch::Receiver<()>,
 ) {
     let _ = stream.set_nodelay(true);
     let kill = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(KillableIo {
+    let io = KillableIo {
         inner: stream,
         kill: Arc::clone(&kill),
-    });
+    };
+    match tls {
+        None => serve_http(io, shared, kill, shutdown).await,
+        Some(acceptor) => {
+            let Ok(Ok(io)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(io)).await
+            else {
+                return; // a client that did not trust us, or never finished the handshake
+            };
+            shared.handshakes.fetch_add(1, Ordering::Relaxed);
+            serve_http(io, shared, kill, shutdown).await;
+        }
+    }
+}
+
+async fn serve_http<I>(
+    io: I,
+    shared: Arc<Shared>,
+    kill: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<()>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let service = service_fn(move |req| handle(Arc::clone(&shared), Arc::clone(&kill), req));
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     request_counter: AtomicU64,
     /// Connections accepted so far (clients' connection reuse is testable).
     pub(crate) connections: AtomicU64,
+    /// TLS handshakes completed so far.
+    pub(crate) handshakes: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -212,6 +214,7 @@ impl Shared {
             nonce,
             request_counter: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            handshakes: AtomicU64::new(0),
             state: Mutex::new(State {
                 limiter: config.rate_limit.and_then(RateLimiter::new),
                 ..State::default()

@@ -132,3 +132,62 @@ fn busy_address_exits_2_with_one_error_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tls_flags_serve_https_and_a_bad_file_exits_2() {
+    let dir = std::env::temp_dir();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let cert_path = dir.join(format!("deepidv-mock-cert-{}.pem", std::process::id()));
+    let key_path = dir.join(format!("deepidv-mock-key-{}.pem", std::process::id()));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deepidv-mock"))
+        .args(["--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_path)
+        .arg("--tls-key")
+        .arg(&key_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("listening on https://127.0.0.1:"),
+        "{line:?}"
+    );
+
+    // A key that is not PEM: exit 2, one line naming the problem, nothing on stdout.
+    let out = Command::new(env!("CARGO_BIN_EXE_deepidv-mock"))
+        .args(["--addr", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_path)
+        .arg("--tls-key")
+        .arg(&cert_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TLS key"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_deepidv-mock"))
+        .args([
+            "--tls-cert",
+            "/nonexistent/cert.pem",
+            "--tls-key",
+            "/nonexistent/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/cert.pem"));
+    let _ = std::fs::remove_file(cert_path);
+    let _ = std::fs::remove_file(key_path);
+}

@@ -35,8 +35,11 @@
 //! starts with "cancelled", as the blocking client's `CancelHandle` does.
 //!
 //! # TLS
-//! rustls with the *ring* provider and the Mozilla roots from `webpki-roots`: the
-//! same crypto library as the blocking adapter, and no other.
+//! rustls with the *ring* provider, trusting the operating system's store (the
+//! bundled Mozilla roots where it is empty) plus [`Config::ca_certs`], assembled
+//! by `deepidv-trust` for both clients: the same trust and crypto library as the
+//! blocking adapter, and no other. The proxy is the one the core decides
+//! ([`Config::proxy_for`]); reqwest's own environment reading is off.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -73,24 +76,11 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     config: Arc<Config>,
+    /// The proxy the core decided (named in transport errors).
+    proxy: Option<deepidv_core::ProxyUrl>,
     origin: Instant,
     /// One permit per request in flight (see [`Client::with_max_connections`]).
     in_flight: tokio::sync::Semaphore,
-}
-
-/// rustls with the ring provider (explicitly, so no other provider is compiled
-/// in or picked up from a process default) and the webpki roots.
-fn tls_config() -> Result<rustls::ClientConfig, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
 }
 
 impl Client {
@@ -109,10 +99,35 @@ impl Client {
     /// Waits beyond the limit stay parked between polls, costing a few KiB each,
     /// and queue for a turn when they poll.
     pub fn with_max_connections(config: Config, max: usize) -> Result<Self, Error> {
+        Self::with_env(config, max, |name| std::env::var(name).ok())
+    }
+
+    /// [`Client::with_max_connections`] with the proxy variables
+    /// ([`PROXY_ENV_VARS`](deepidv_core::PROXY_ENV_VARS)) looked up by `env`
+    /// instead of in the process environment.
+    pub fn with_env(
+        config: Config,
+        max: usize,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
         let max = max.max(1);
         let config = config.with_default_frontend("reqwest");
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+        // Trust and proxy are decided outside reqwest (deepidv-trust, the core),
+        // so both clients agree; reqwest's own environment reading is turned off.
+        let proxy = config.proxy_for(env)?;
+        let builder = match &proxy {
+            Some(p) => {
+                reqwest::Client::builder().proxy(reqwest::Proxy::all(p.expose()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("proxy {p} is not usable (expected http://host:port)"),
+                    )
+                })?)
+            }
+            None => reqwest::Client::builder().no_proxy(),
+        };
+        let http = builder
+            .tls_backend_preconfigured(deepidv_trust::client_config(&config)?)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(max)
@@ -128,20 +143,18 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 config: Arc::new(config),
+                proxy,
                 origin: Instant::now(),
                 in_flight: tokio::sync::Semaphore::new(max),
             }),
         })
     }
 
-    /// A client configured from `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`.
+    /// A client configured from `DEEPIDV_API_KEY`, `DEEPIDV_BASE_URL`,
+    /// `DEEPIDV_CA_BUNDLE` and the proxy variables (see [`Config::from_env`]).
     pub fn from_env() -> Result<Self, Error> {
-        let var = |name| std::env::var(name).ok();
-        let config = Config::from_env_values(
-            var(deepidv_core::API_KEY_ENV).as_deref(),
-            var(deepidv_core::BASE_URL_ENV).as_deref(),
-        )?;
-        Self::new(config)
+        let var = |name: &str| std::env::var(name).ok();
+        Self::new(Config::from_env(var)?)
     }
 
     /// The configuration in use.
@@ -411,7 +424,10 @@ impl Client {
                 };
                 match sent {
                     Ok(response) => machine.handle_response(self.now(), &response),
-                    Err(e) => machine.handle_transport_error(self.now(), e),
+                    Err(e) => machine.handle_transport_error(
+                        self.now(),
+                        e.through_proxy(self.inner.proxy.as_ref()),
+                    ),
                 }
                 None
             }
@@ -529,7 +545,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Maps reqwest's failures onto the core's transport kinds; the core decides what to retry.
 fn transport_error(e: reqwest::Error) -> TransportError {
-    let kind = if e.is_timeout() {
+    let kind = if let Some(kind) = deepidv_trust::certificate_error_kind_in(&e) {
+        kind
+    } else if e.is_timeout() {
         TransportErrorKind::Timeout
     } else if e.is_connect() {
         TransportErrorKind::Connect

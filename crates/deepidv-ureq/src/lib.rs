@@ -67,6 +67,8 @@ struct NoSpan;
 struct Inner {
     agent: ureq::Agent,
     config: Arc<Config>,
+    /// The proxy the core decided (named in transport errors).
+    proxy: Option<deepidv_core::ProxyUrl>,
     origin: Instant,
 }
 
@@ -74,8 +76,37 @@ impl Client {
     /// A client for this configuration. The `User-Agent` names this adapter
     /// unless the configuration names another frontend.
     pub fn new(config: Config) -> Result<Self, Error> {
+        Self::with_env(config, |name| std::env::var(name).ok())
+    }
+
+    /// [`Client::new`] with the proxy variables
+    /// ([`PROXY_ENV_VARS`](deepidv_core::PROXY_ENV_VARS)) looked up by `env`
+    /// instead of in the process environment.
+    pub fn with_env(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let config = config.with_default_frontend("ureq");
+        // Trust and proxy are decided outside ureq (deepidv-trust, the core), so
+        // both clients agree; ureq's own environment reading is turned off.
+        let roots = deepidv_trust::root_certificates(&config)?
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+            .build();
+        let proxy = config.proxy_for(env)?;
+        let agent_proxy = match &proxy {
+            Some(p) => Some(ureq::Proxy::new(p.expose()).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("proxy {p} is not usable (expected http://host:port)"),
+                )
+            })?),
+            None => None,
+        };
         let agent_config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .proxy(agent_proxy)
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -91,20 +122,18 @@ impl Client {
             inner: Arc::new(Inner {
                 agent,
                 config: Arc::new(config),
+                proxy,
                 origin: Instant::now(),
             }),
             hook: None,
         })
     }
 
-    /// A client configured from `DEEPIDV_API_KEY` and `DEEPIDV_BASE_URL`.
+    /// A client configured from `DEEPIDV_API_KEY`, `DEEPIDV_BASE_URL`,
+    /// `DEEPIDV_CA_BUNDLE` and the proxy variables (see [`Config::from_env`]).
     pub fn from_env() -> Result<Self, Error> {
-        let var = |name| std::env::var(name).ok();
-        let config = Config::from_env_values(
-            var(deepidv_core::API_KEY_ENV).as_deref(),
-            var(deepidv_core::BASE_URL_ENV).as_deref(),
-        )?;
-        Self::new(config)
+        let var = |name: &str| std::env::var(name).ok();
+        Self::new(Config::from_env(var)?)
     }
 
     /// The same client (sharing its connections), showing every [`Event`] of
@@ -310,7 +339,10 @@ impl Client {
             } => {
                 match self.send(request, timeout, max_body_bytes) {
                     Ok(response) => machine.handle_response(self.now(), &response),
-                    Err(e) => machine.handle_transport_error(self.now(), e),
+                    Err(e) => machine.handle_transport_error(
+                        self.now(),
+                        e.through_proxy(self.inner.proxy.as_ref()),
+                    ),
                 }
                 None
             }
@@ -341,7 +373,14 @@ impl Client {
             .configure_request(request)
             .timeout_global(Some(timeout))
             .build();
-        let response = agent.run(request).map_err(transport_error)?;
+        // No content, no Content-Length (RFC 9110 §8.6): ureq sends `Content-Length: 0`
+        // for an empty Vec body, and none for `()`.
+        let response = if request.body().is_empty() {
+            agent.run(request.map(|_| ()))
+        } else {
+            agent.run(request)
+        }
+        .map_err(transport_error)?;
         let (parts, mut body) = response.into_parts();
         let limit = u64::try_from(max_body)
             .unwrap_or(u64::MAX)
@@ -397,7 +436,12 @@ impl ureq::unversioned::resolver::Resolver for LiteralResolver {
 /// Maps ureq's failures onto the core's transport kinds; the core decides what to retry.
 fn transport_error(e: ureq::Error) -> TransportError {
     use std::io::ErrorKind as Io;
-    let kind = match &e {
+    let certificate = match &e {
+        ureq::Error::Rustls(r) => deepidv_trust::certificate_error_kind(r),
+        ureq::Error::Io(io) => deepidv_trust::certificate_error_kind_in(io),
+        _ => None,
+    };
+    let kind = certificate.unwrap_or_else(|| match &e {
         ureq::Error::Timeout(_) => TransportErrorKind::Timeout,
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => TransportErrorKind::Connect,
         ureq::Error::Io(io) => match io.kind() {
@@ -411,7 +455,7 @@ fn transport_error(e: ureq::Error) -> TransportError {
         },
         ureq::Error::Protocol(_) => TransportErrorKind::Io,
         _ => TransportErrorKind::Other,
-    };
+    });
     TransportError::new(kind, e)
 }
 

@@ -1,0 +1,170 @@
+//! TLS against a real TLS simulator, with a throwaway CA and server certificates
+//! made at test time, for both adapters.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use deepidv_conformance::{Adapter, Config, ErrorKind, JobId, fast_config};
+use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, MockTls};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+/// A throwaway CA and a server certificate it signed for `names`.
+struct Pki {
+    ca_pem: String,
+    tls: MockTls,
+}
+
+fn pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "deepidv test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        tls: MockTls {
+            cert_pem: leaf.pem().into_bytes(),
+            key_pem: leaf_key.serialize_pem().into_bytes(),
+        },
+    }
+}
+
+fn tls_mock(pki: &Pki) -> MockServer {
+    let server = MockServer::start_background(MockConfig {
+        tls: Some(pki.tls.clone()),
+        ..MockConfig::instant()
+    })
+    .expect("TLS simulator starts");
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    server
+}
+
+fn temp_file(contents: &[u8]) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "deepidv-tls-{}-{}.pem",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn config(mock: &MockServer, edit: impl FnOnce(Config) -> Config) -> Config {
+    edit(fast_config(&mock.url(), DEFAULT_API_KEY).without_proxy())
+}
+
+fn job(mock: &MockServer, pending: Duration) -> JobId {
+    JobId::new(mock.insert_job(JobSpec {
+        pending: Some(pending),
+        processing: Some(Duration::ZERO),
+        ..JobSpec::default()
+    }))
+    .unwrap()
+}
+
+fn trusted_through_a_ca_file_and_one_handshake_per_wait<A: Adapter>() {
+    let pki = pki(&["127.0.0.1"]);
+    let mock = tls_mock(&pki);
+    let ca = temp_file(pki.ca_pem.as_bytes());
+    let client = A::new(config(&mock, |c| c.with_ca_file(&ca))).unwrap();
+    let id = job(&mock, Duration::from_millis(300));
+    let job = client.wait(&id).unwrap();
+    assert!(job.is_terminal());
+    let polls = mock.requests().len();
+    assert!(polls >= 2, "only {polls} polls");
+    assert_eq!(mock.tls_handshakes(), 1, "one handshake for {polls} polls");
+    assert_eq!(mock.connections_accepted(), 1);
+    // with_ca_pem works the same way
+    let client = A::new(config(&mock, |c| c.with_ca_pem(pki.ca_pem.as_bytes()))).unwrap();
+    assert!(client.get_job(&id).is_ok());
+    let _ = std::fs::remove_file(ca);
+}
+
+fn untrusted_is_not_retried_and_says_what_to_do<A: Adapter>() {
+    let pki = pki(&["127.0.0.1"]);
+    let mock = tls_mock(&pki);
+    let client = A::new(config(&mock, |c| c)).unwrap();
+    let e = client.get_job(&job(&mock, Duration::ZERO)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    let text = e.to_string();
+    assert!(text.contains("certificate not trusted"), "{text}");
+    assert!(
+        text.contains("--ca-cert FILE or set DEEPIDV_CA_BUNDLE"),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "{text}");
+    assert_eq!(mock.connections_accepted(), 1, "retried: {text}");
+    assert_eq!(mock.tls_handshakes(), 0);
+}
+
+fn another_hosts_certificate_says_so<A: Adapter>() {
+    let pki = pki(&["api.example.com"]);
+    let mock = tls_mock(&pki);
+    let client = A::new(config(&mock, |c| c.with_ca_pem(pki.ca_pem.as_bytes()))).unwrap();
+    let e = client.get_job(&job(&mock, Duration::ZERO)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(
+        e.to_string().contains("certificate is for another host"),
+        "{e}"
+    );
+    assert_eq!(mock.connections_accepted(), 1, "retried: {e}");
+}
+
+fn a_bad_ca_is_an_invalid_argument_before_any_request<A: Adapter>() {
+    let pki = pki(&["127.0.0.1"]);
+    let mock = tls_mock(&pki);
+    let corrupt = temp_file(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n");
+    let missing = std::env::temp_dir().join("deepidv-no-such-ca.pem");
+    let cases: Vec<(Config, String)> = vec![
+        (
+            config(&mock, |c| c.with_ca_file(&corrupt)),
+            corrupt.display().to_string(),
+        ),
+        (
+            config(&mock, |c| c.with_ca_file(&missing)),
+            missing.display().to_string(),
+        ),
+        (
+            config(&mock, |c| c.with_ca_pem(&b"hello"[..])),
+            "PEM".into(),
+        ),
+    ];
+    for (config, named) in cases {
+        let Err(e) = A::new(config) else {
+            panic!("a bad CA was accepted; {named}")
+        };
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.to_string().contains(&named), "{e} should name {named}");
+    }
+    assert_eq!(mock.connections_accepted(), 0);
+    let _ = std::fs::remove_file(corrupt);
+}
+
+macro_rules! both {
+    ($($test:ident),* $(,)?) => {
+        mod ureq {
+            $( #[test] fn $test() { super::$test::<deepidv_conformance::Ureq>() } )*
+        }
+        mod reqwest {
+            $( #[test] fn $test() { super::$test::<deepidv_conformance::Reqwest>() } )*
+        }
+    };
+}
+
+both!(
+    trusted_through_a_ca_file_and_one_handshake_per_wait,
+    untrusted_is_not_retried_and_says_what_to_do,
+    another_hosts_certificate_says_so,
+    a_bad_ca_is_an_invalid_argument_before_any_request,
+);
