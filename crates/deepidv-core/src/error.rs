@@ -193,6 +193,11 @@ impl Error {
         if let Some(r) = self.0.request_id.as_mut() {
             scrub(r);
         }
+        if let Some(b) = self.0.body.as_mut()
+            && let Some(clean) = crate::sanitize::redact_bytes(b, secret)
+        {
+            *b = bytes::Bytes::from(clean);
+        }
         self
     }
 
@@ -293,7 +298,8 @@ impl Error {
         self.0.expired
     }
 
-    /// The raw body of the answer that caused this, as received (capped).
+    /// The body of the answer that caused this, as received except that the API
+    /// key is replaced by `[REDACTED]` wherever the server echoed it (capped).
     pub fn body(&self) -> Option<&[u8]> {
         self.0.body.as_deref()
     }

@@ -323,6 +323,9 @@ fn response_error(
         line.push_str("; ");
         line.push_str(h);
     }
+    // Redact before capping, so a key cut in two by the cap cannot survive in part.
+    let redacted = secret.and_then(|k| crate::sanitize::redact_bytes(body, k));
+    let body = redacted.as_deref().unwrap_or(body);
     let capped = &body[..body.len().min(64 * 1024)];
     let retry = if kind == ErrorKind::Unavailable {
         retry_after_at(headers, wall_now, retry_after_cap)
@@ -351,6 +354,43 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(body.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn body_echoing_the_key_is_redacted() {
+        let key = "sk_test_secret123";
+        let body = format!(r#"{{"message":"bad key {key}","echo":"{key}{key}"}}"#);
+        let e = error_from_response(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            Some(key),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(60),
+        );
+        let b = String::from_utf8(e.body().unwrap().to_vec()).unwrap();
+        assert!(!b.contains(key), "{b}");
+        assert_eq!(
+            b,
+            r#"{"message":"bad key [REDACTED]","echo":"[REDACTED][REDACTED]"}"#
+        );
+        // A key straddling the 64 KiB cap leaves no fragment behind.
+        let mut long = vec![b'x'; 64 * 1024 - 4];
+        long.extend_from_slice(key.as_bytes());
+        let e = error_from_response(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            &long,
+            Some(key),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(60),
+        );
+        assert!(!e.body().unwrap().ends_with(b"sk_t"));
+        // The machines' last pass scrubs the body too.
+        let e = Error::new(ErrorKind::Rejected, "x")
+            .with_http(StatusCode::BAD_REQUEST, None, None, Bytes::from(body))
+            .redacted(key);
+        assert!(!String::from_utf8_lossy(e.body().unwrap()).contains(key));
     }
 
     #[test]

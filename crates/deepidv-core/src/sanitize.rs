@@ -5,6 +5,28 @@ use std::fmt::Write;
 /// Longest server message kept, in characters.
 const MAX_CHARS: usize = 300;
 
+/// `bytes` with every occurrence of `secret` replaced by `[REDACTED]`; `None`
+/// when there is nothing to replace (so callers can keep the original).
+pub fn redact_bytes(bytes: &[u8], secret: &str) -> Option<Vec<u8>> {
+    let needle = secret.as_bytes();
+    if needle.is_empty() || !bytes.windows(needle.len()).any(|w| w == needle) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while rest.len() >= needle.len() {
+        if rest.starts_with(needle) {
+            out.extend_from_slice(b"[REDACTED]");
+            rest = &rest[needle.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
 /// Escapes control and bidirectional-override characters, folds whitespace runs
 /// (newlines included) into one space, truncates, and replaces `secret` if present.
 pub fn terminal_safe(text: &str, secret: Option<&str>) -> String {
