@@ -356,6 +356,9 @@ pub(crate) fn duration_from_secs(secs: f64) -> Duration {
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
+/// The longest [user-agent suffix](Config::with_user_agent_suffix), in characters.
+pub const MAX_USER_AGENT_SUFFIX: usize = 128;
+
 /// Everything a client needs, shared by every frontend.
 #[non_exhaustive]
 #[derive(Debug, Clone)]
@@ -366,6 +369,9 @@ pub struct Config {
     pub base_url: BaseUrl,
     /// Names the frontend in the `User-Agent` (`deepidv-rust/<version> (<frontend>)`).
     pub frontend: String,
+    /// The calling application, appended to the `User-Agent` (set with
+    /// [`Config::with_user_agent_suffix`]). Default: none.
+    pub user_agent_suffix: Option<String>,
     /// Per-request timeout, enforced by the adapter (default 30 s).
     pub request_timeout: Duration,
     /// Connect timeout, enforced by the adapter (default 10 s).
@@ -391,6 +397,7 @@ impl Config {
             api_key,
             base_url: BaseUrl::default(),
             frontend: "core".to_owned(),
+            user_agent_suffix: None,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_body_bytes: 16 * 1024 * 1024,
@@ -466,7 +473,35 @@ impl Config {
         }
     }
 
-    /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`.
+    /// Names the calling application after the SDK in the `User-Agent`:
+    /// `deepidv-rust/<version> (<frontend>) <suffix>`, e.g. `myapp/1.2`. The
+    /// suffix is 1 to [`MAX_USER_AGENT_SUFFIX`] visible ASCII characters or
+    /// spaces; anything else (a control character, non-ASCII, empty, too long)
+    /// is an [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error.
+    pub fn with_user_agent_suffix(mut self, suffix: &str) -> Result<Self, Error> {
+        let trimmed = suffix.trim_matches(' ');
+        if trimmed.is_empty() {
+            return Err(Error::invalid_argument(
+                "the user-agent suffix is empty; name the application, e.g. myapp/1.2",
+            ));
+        }
+        if trimmed.len() > MAX_USER_AGENT_SUFFIX {
+            return Err(Error::invalid_argument(format!(
+                "the user-agent suffix is {} characters long; at most {MAX_USER_AGENT_SUFFIX} are allowed",
+                trimmed.len()
+            )));
+        }
+        if !trimmed.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+            return Err(Error::invalid_argument(
+                "the user-agent suffix may hold only visible ASCII characters and spaces",
+            ));
+        }
+        self.user_agent_suffix = Some(trimmed.to_owned());
+        Ok(self)
+    }
+
+    /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`,
+    /// followed by the [user-agent suffix](Config::with_user_agent_suffix) if set.
     pub fn user_agent(&self) -> String {
         let frontend: String = self
             .frontend
@@ -474,7 +509,10 @@ impl Config {
             .filter(|c| c.is_ascii_graphic() || *c == ' ')
             .filter(|c| !matches!(c, '(' | ')'))
             .collect();
-        format!("deepidv-rust/{VERSION} ({frontend})")
+        match &self.user_agent_suffix {
+            Some(suffix) => format!("deepidv-rust/{VERSION} ({frontend}) {suffix}"),
+            None => format!("deepidv-rust/{VERSION} ({frontend})"),
+        }
     }
 }
 
@@ -625,5 +663,42 @@ mod tests {
         assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (ureq)"));
         let c = c.with_frontend("evil)\r\n");
         assert_eq!(c.user_agent(), format!("deepidv-rust/{VERSION} (evil)"));
+    }
+
+    #[test]
+    fn user_agent_suffix_is_appended_and_validated() {
+        let c = Config::new(ApiKey::new("k").unwrap())
+            .with_frontend("ureq")
+            .with_user_agent_suffix("myapp/1.2")
+            .unwrap();
+        assert_eq!(
+            c.user_agent(),
+            format!("deepidv-rust/{VERSION} (ureq) myapp/1.2")
+        );
+        let r = c.get_job_request(&crate::JobId::new("j").unwrap()).unwrap();
+        assert_eq!(
+            r.headers()["user-agent"],
+            format!("deepidv-rust/{VERSION} (ureq) myapp/1.2").as_str()
+        );
+        let long = "a".repeat(MAX_USER_AGENT_SUFFIX + 1);
+        for bad in [
+            "",
+            "  ",
+            "app\r\nX-Evil: 1",
+            "app\u{7f}",
+            "appé/1",
+            "tab\there",
+            &long,
+        ] {
+            let e = Config::new(ApiKey::new("k").unwrap())
+                .with_user_agent_suffix(bad)
+                .unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad:?}");
+        }
+        assert!(
+            Config::new(ApiKey::new("k").unwrap())
+                .with_user_agent_suffix(&"a".repeat(MAX_USER_AGENT_SUFFIX))
+                .is_ok()
+        );
     }
 }

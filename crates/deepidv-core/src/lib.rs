@@ -83,8 +83,8 @@ pub use adverse_media::{
     IdempotencyKey, RiskLevel, Severity, Source,
 };
 pub use config::{
-    API_KEY_ENV, ApiKey, BASE_URL_ENV, BaseUrl, Config, DEFAULT_BASE_URL, PollPolicy, RetryPolicy,
-    VERSION,
+    API_KEY_ENV, ApiKey, BASE_URL_ENV, BaseUrl, Config, DEFAULT_BASE_URL, MAX_USER_AGENT_SUFFIX,
+    PollPolicy, RetryPolicy, VERSION,
 };
 pub use create::CreateScreening;
 pub use error::{Error, ErrorKind};
