@@ -298,7 +298,7 @@ async fn process<S: Store>(ctx: &Ctx<S>, item: Item) -> Result<(), Error> {
             };
             let observe = |event: &Event| {
                 if let Event::Retrying { delay, error, .. } = event
-                    && error.status().is_some_and(|s| s.as_u16() == 429)
+                    && error.is_rate_limited()
                 {
                     ctx.limiter.pause(*delay);
                     ctx.progress.rate_limited.fetch_add(1, Ordering::Relaxed);

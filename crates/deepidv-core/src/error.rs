@@ -298,6 +298,12 @@ impl Error {
         self.0.expired
     }
 
+    /// The server said too many requests (HTTP 429): the whole caller, not just this call, should slow
+    /// down (a frontend running many calls at once pauses them all for the retry's delay).
+    pub fn is_rate_limited(&self) -> bool {
+        self.0.status == Some(http::StatusCode::TOO_MANY_REQUESTS)
+    }
+
     /// The body of the answer that caused this, as received except that the API
     /// key is replaced by `[REDACTED]` wherever the server echoed it (capped).
     pub fn body(&self) -> Option<&[u8]> {

@@ -225,3 +225,21 @@ fn job_ids() {
         "x%25y"
     );
 }
+
+#[test]
+fn only_a_429_is_rate_limited() {
+    let error = |code: u16| {
+        deepidv_core::error_from_response(
+            http::StatusCode::from_u16(code).unwrap(),
+            &http::HeaderMap::new(),
+            br#"{"message":"slow down"}"#,
+            None,
+            std::time::SystemTime::UNIX_EPOCH,
+            std::time::Duration::from_secs(60),
+        )
+    };
+    assert!(error(429).is_rate_limited());
+    for code in [400, 404, 500, 503] {
+        assert!(!error(code).is_rate_limited(), "{code}");
+    }
+}
