@@ -14,9 +14,10 @@
 //	case err != nil:                           // see the sentinels below
 //	}
 //
-// GetJob, Wait and CreateAdverseMedia run the library's blocking calls with a cancellation handle;
-// when ctx is done, a goroutine cancels it, which ends a wait between polls at once (a request already
-// in flight finishes first, bounded by the request timeout). A ctx deadline also caps a wait's deadline.
+// GetJob and Wait run the library's blocking calls with a cancellation handle; when ctx is done, a
+// goroutine cancels it, which ends the call at once, a request in flight included (its connection is
+// shut down). A ctx deadline also caps a wait's deadline. CreateAdverseMedia checks ctx before it
+// starts, and then runs to its end (its retries are bounded).
 // Watch (and ResumeWatch, Resume) drive the library's sans-IO poller instead, with net/http: every
 // decision (when to poll, backoff, retries, what an answer means, the deadline) is the library's, Go
 // only carries the requests, so a watch can report each status change and be saved between steps.

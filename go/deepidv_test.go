@@ -254,6 +254,30 @@ func TestContextCancelStopsTheWait(t *testing.T) {
 	}
 }
 
+func TestContextCancelInterruptsARequestInFlight(t *testing.T) {
+	c, err := NewClient(sandboxKey, mockURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := newJob(t, `"ready"`, time.Minute)
+	fault(t, id, `{"delayMs":5000}`, 1) // the first poll's answer comes after 5 s
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = c.Wait(ctx, id)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the request in flight was not interrupted: %v", d)
+	}
+	// the client goes on with a new connection
+	if job, err := c.Wait(context.Background(), newJob(t, `"ready"`, 0)); err != nil || job.Status != StatusReady {
+		t.Fatalf("after the cancel: %v %v", job, err)
+	}
+}
+
 func TestContextDeadlineBoundsTheWait(t *testing.T) {
 	c := fastClient(t, sandboxKey)
 	id := newJob(t, `"ready"`, time.Minute)

@@ -222,7 +222,8 @@ typedef struct deepidv_action deepidv_action;
 
 /**
  * A cancellation handle for the `*_ex` calls: `deepidv_cancel_cancel` from any thread ends the calls
- * using it at their next step (a wait between polls ends at once) with `DEEPIDV_TIMEOUT`.
+ * using it at once with `DEEPIDV_TIMEOUT`: a wait between polls, and a request in flight too (its
+ * connection is shut down; only a TCP connect in progress finishes first, within the connect timeout).
  */
 typedef struct deepidv_cancel deepidv_cancel;
 

@@ -554,6 +554,25 @@ static void test_cancel(void) {
     /* a cancelled handle cancels later calls at once */
     CHECK_RC(deepidv_client_get_job_ex(c, id, cancel, &job, NULL), DEEPIDV_TIMEOUT);
     deepidv_cancel_free(cancel);
+
+    /* a request in flight (its answer delayed 5 s) is interrupted, not waited for */
+    admin_job("\"ready\"", 60000, id, sizeof id);
+    admin_fault(id, "{\"delayMs\":5000}", 1);
+    cancel = deepidv_cancel_new();
+    pthread_create(&t, NULL, cancel_later, cancel);
+    t0 = now_ms();
+    err = NULL;
+    CHECK_RC(deepidv_client_wait_job_ex(c, id, 0, cancel, &job, &err), DEEPIDV_TIMEOUT);
+    pthread_join(t, NULL);
+    CHECK(now_ms() - t0 < 1000, "request in flight not interrupted: %llu ms",
+          (unsigned long long)(now_ms() - t0));
+    CHECK(strstr(deepidv_error_message(err), "cancelled") != NULL, "%s", deepidv_error_message(err));
+    deepidv_error_free(err);
+    deepidv_cancel_free(cancel);
+    /* and the client goes on with a new connection */
+    admin_job("\"ready\"", 0, id, sizeof id);
+    CHECK_RC(deepidv_client_wait_job_ex(c, id, 0, NULL, &job, NULL), DEEPIDV_OK);
+    deepidv_job_free(job);
     deepidv_client_free(c);
 }
 

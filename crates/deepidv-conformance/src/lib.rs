@@ -26,9 +26,6 @@ use futures_util::StreamExt;
 pub trait Adapter: Send + Sync + Sized + 'static {
     /// The frontend name in the `User-Agent` (`ureq`, `reqwest`).
     const NAME: &'static str;
-    /// Whether a cancel interrupts a request in flight (async) rather than letting
-    /// it finish within its timeout (blocking).
-    const CANCEL_INTERRUPTS_REQUESTS: bool;
     /// How many jobs the "many concurrent waits" test uses, and at what concurrency.
     const MANY: (usize, usize);
 
@@ -95,7 +92,6 @@ pub struct Ureq(pub deepidv_ureq::Client);
 
 impl Adapter for Ureq {
     const NAME: &'static str = "ureq";
-    const CANCEL_INTERRUPTS_REQUESTS: bool = false;
     const MANY: (usize, usize) = (24, 6);
 
     fn new(config: Config) -> Result<Self, Error> {
@@ -215,7 +211,6 @@ pub struct Reqwest {
 
 impl Adapter for Reqwest {
     const NAME: &'static str = "reqwest";
-    const CANCEL_INTERRUPTS_REQUESTS: bool = true;
     const MANY: (usize, usize) = (200, 32);
 
     fn new(config: Config) -> Result<Self, Error> {

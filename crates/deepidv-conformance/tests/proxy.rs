@@ -8,7 +8,7 @@ use std::time::Duration;
 use deepidv_conformance::{Adapter, BaseUrl, Config, ErrorKind, JobId, fast_config};
 use deepidv_core::ProxyUrl;
 use deepidv_mock::proxy::ConnectProxy;
-use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, MockTls};
+use deepidv_mock::{DEFAULT_API_KEY, Fault, JobSpec, MockConfig, MockServer, MockTls, Scope};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 const HOST: &str = "api.deepidv.test";
@@ -162,6 +162,33 @@ fn an_unreachable_proxy_is_retried_then_unavailable_without_its_password<A: Adap
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+fn a_cancel_interrupts_a_request_in_flight_over_tls_through_the_proxy<A: Adapter>() {
+    let (mock, ca) = tls_mock();
+    let proxy = ConnectProxy::start(mock.addr()).unwrap();
+    let config = remote_config(&mock, &ca).with_proxy(ProxyUrl::parse(&proxy.url()).unwrap());
+    let client = A::with_env(config, &|_| None).unwrap();
+    let id = job(&mock, Duration::from_secs(60));
+    // the first poll's answer takes longer than the request timeout (2 s)
+    mock.inject(
+        Scope::Job(id.as_str().into()),
+        Fault::Delay(Duration::from_secs(5)),
+        1,
+    );
+    let started = std::time::Instant::now();
+    let e = client
+        .wait_cancelled_after(&id, Duration::from_millis(200))
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(e.to_string().starts_with("cancelled"), "{e}");
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "not interrupted: {elapsed:?}"
+    );
+    // and the client goes on with a fresh tunnel
+    assert!(client.get_job(&job(&mock, Duration::ZERO)).is_ok());
+    assert_eq!(proxy.tunnels().len(), 2);
+}
+
 macro_rules! both {
     ($($test:ident),* $(,)?) => {
         mod ureq {
@@ -179,4 +206,5 @@ both!(
     loopback_never_goes_through_a_proxy,
     the_explicit_setting_wins_over_the_environment,
     an_unreachable_proxy_is_retried_then_unavailable_without_its_password,
+    a_cancel_interrupts_a_request_in_flight_over_tls_through_the_proxy,
 );

@@ -17,9 +17,12 @@
 #![deny(missing_docs)]
 
 use std::io::Read;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+mod cancel;
+
+pub use cancel::CancelHandle;
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
     Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
@@ -113,11 +116,16 @@ impl Client {
             .timeout_connect(Some(config.connect_timeout))
             .timeout_global(Some(config.request_timeout))
             .build();
-        let agent = ureq::Agent::with_parts(
-            agent_config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            LiteralResolver::default(),
-        );
+        // ureq's default chain (CONNECT proxy, TCP, rustls), with sockets a
+        // CancelHandle can shut down from another thread.
+        use ureq::unversioned::transport::{
+            ConnectProxyConnector, Connector as _, RustlsConnector,
+        };
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(cancel::InterruptibleTcp::default())
+                .chain(RustlsConnector::default());
+        let agent = ureq::Agent::with_parts(agent_config, connector, LiteralResolver::default());
         Ok(Self {
             inner: Arc::new(Inner {
                 agent,
@@ -301,9 +309,10 @@ impl Client {
 
     /// The one driver loop: runs any core machine to completion, reporting each
     /// event to `observer` (after the tracing subscriber, with the `tracing`
-    /// feature, and the [event hook](Client::with_event_hook)). With a `cancel` handle, a cancel from another thread
-    /// ends the loop at its next step (waits are interrupted at once) with an
-    /// error of kind [`ErrorKind::Timeout`].
+    /// feature, and the [event hook](Client::with_event_hook)). With a `cancel`
+    /// handle, a cancel from another thread ends the loop at once, a sleep or a
+    /// request in flight included (see [`CancelHandle`]), with an error of kind
+    /// [`ErrorKind::Timeout`].
     pub fn drive<M: Machine>(
         &self,
         machine: &mut M,
@@ -337,7 +346,15 @@ impl Client {
                 timeout,
                 max_body_bytes,
             } => {
-                match self.send(request, timeout, max_body_bytes) {
+                let sent = match cancel {
+                    Some(c) => c.around(|| self.send(request, timeout, max_body_bytes)),
+                    None => self.send(request, timeout, max_body_bytes),
+                };
+                // A request interrupted by a cancel is not a transport failure to retry.
+                if cancel.is_some_and(CancelHandle::is_cancelled) {
+                    return Some(Err(Error::cancelled()));
+                }
+                match sent {
                     Ok(response) => machine.handle_response(self.now(), &response),
                     Err(e) => machine.handle_transport_error(
                         self.now(),
@@ -457,42 +474,6 @@ fn transport_error(e: ureq::Error) -> TransportError {
         _ => TransportErrorKind::Other,
     });
     TransportError::new(kind, e)
-}
-
-/// Cancels a blocking call from another thread: waits are interrupted at once,
-/// a request in flight finishes (bounded by its timeout) and is not retried.
-#[derive(Clone, Debug, Default)]
-pub struct CancelHandle {
-    state: Arc<(Mutex<bool>, Condvar)>,
-}
-
-impl CancelHandle {
-    /// A fresh handle, not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Cancels every call using this handle.
-    pub fn cancel(&self) {
-        let (flag, cv) = &*self.state;
-        *flag.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        cv.notify_all();
-    }
-
-    /// Whether [`CancelHandle::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        *self.state.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sleeps up to `d`; `true` if cancelled meanwhile.
-    fn sleep(&self, d: Duration) -> bool {
-        let (flag, cv) = &*self.state;
-        let guard = flag.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = cv
-            .wait_timeout_while(guard, d, |cancelled| !*cancelled)
-            .unwrap_or_else(|p| p.into_inner());
-        *guard
-    }
 }
 
 /// Iterator over a job's observed statuses; see [`Client::watch`].
