@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use common::Run;
-use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, MockTls};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, TestPki};
 
 struct Setup {
     mock: MockServer,
@@ -17,27 +16,15 @@ struct Setup {
 }
 
 fn setup(tag: &str) -> Setup {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let pki = TestPki::generate(&["127.0.0.1"]).unwrap();
     let mock = MockServer::start_background(MockConfig {
-        tls: Some(MockTls {
-            cert_pem: leaf.pem().into_bytes(),
-            key_pem: key.serialize_pem().into_bytes(),
-        }),
+        tls: Some(pki.tls()),
         ..MockConfig::instant()
     })
     .unwrap();
     let path =
         std::env::temp_dir().join(format!("deepidv-cli-ca-{}-{tag}.pem", std::process::id()));
-    std::fs::write(&path, ca.pem()).unwrap();
+    std::fs::write(&path, &pki.ca_pem).unwrap();
     let job = mock.insert_job(JobSpec::default());
     Setup {
         mock,

@@ -8,32 +8,19 @@ use std::time::Duration;
 use deepidv_conformance::{Adapter, BaseUrl, Config, ErrorKind, JobId, fast_config};
 use deepidv_core::ProxyUrl;
 use deepidv_mock::proxy::ConnectProxy;
-use deepidv_mock::{DEFAULT_API_KEY, Fault, JobSpec, MockConfig, MockServer, MockTls, Scope};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use deepidv_mock::{DEFAULT_API_KEY, Fault, JobSpec, MockConfig, MockServer, Scope, TestPki};
 
 const HOST: &str = "api.deepidv.test";
 
 /// A TLS simulator with a certificate for [`HOST`] and `127.0.0.1`, and its CA.
 fn tls_mock() -> (MockServer, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec![HOST.to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let pki = TestPki::generate(&[HOST, "127.0.0.1"]).unwrap();
     let mock = MockServer::start_background(MockConfig {
-        tls: Some(MockTls {
-            cert_pem: leaf.pem().into_bytes(),
-            key_pem: key.serialize_pem().into_bytes(),
-        }),
+        tls: Some(pki.tls()),
         ..MockConfig::instant()
     })
     .unwrap();
-    (mock, ca.pem())
+    (mock, pki.ca_pem)
 }
 
 /// A configuration for the API at [`HOST`] on the simulator's port.

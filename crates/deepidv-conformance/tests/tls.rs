@@ -6,42 +6,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use deepidv_conformance::{Adapter, Config, ErrorKind, JobId, fast_config};
-use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, MockTls};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use deepidv_mock::{DEFAULT_API_KEY, JobSpec, MockConfig, MockServer, TestPki};
 
 /// A throwaway CA and a server certificate it signed for `names`.
-struct Pki {
-    ca_pem: String,
-    tls: MockTls,
+fn pki(names: &[&str]) -> TestPki {
+    TestPki::generate(names).unwrap()
 }
 
-fn pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "deepidv test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let leaf = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&leaf_key, &issuer)
-        .unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        tls: MockTls {
-            cert_pem: leaf.pem().into_bytes(),
-            key_pem: leaf_key.serialize_pem().into_bytes(),
-        },
-    }
-}
-
-fn tls_mock(pki: &Pki) -> MockServer {
+fn tls_mock(pki: &TestPki) -> MockServer {
     let server = MockServer::start_background(MockConfig {
-        tls: Some(pki.tls.clone()),
+        tls: Some(pki.tls()),
         ..MockConfig::instant()
     })
     .expect("TLS simulator starts");

@@ -67,6 +67,18 @@ pub struct MockArgs {
     )]
     pub tls_key: Option<std::path::PathBuf>,
 
+    /// Serve HTTPS with a certificate for `localhost` signed by a CA made at start-up, written with the
+    /// certificate and its key to DIR (`ca.pem`, `cert.pem`, `key.pem`); the address printed is then
+    /// `https://localhost:PORT`. A client trusts it with `--ca-cert DIR/ca.pem`. For trying out and
+    /// testing trust settings.
+    #[arg(
+        long = "tls-self-signed",
+        id = "mock_tls_self_signed",
+        value_name = "DIR",
+        conflicts_with = "mock_tls_cert"
+    )]
+    pub tls_self_signed: Option<std::path::PathBuf>,
+
     /// A fault for all requests, `NAME[:ARG][xTIMES]`: `503x2`, `500:error`, `429x1`, `429:date=2`,
     /// `delay:500ms`, `drop`, `truncate`, `malformed`, `wrong-shape`, `oversized:20000000`,
     /// `unknown-status:on_hold`, `legacy`, or a JSON fault; repeatable, applied in order.
@@ -109,8 +121,8 @@ fn parse_fault(s: &str) -> Result<FaultArg, String> {
 /// ([`deepidv_core::ErrorKind::InvalidArgument`]) when `--addr` cannot be bound (in use, not local, not
 /// permitted), `9` ([`deepidv_core::ErrorKind::Internal`]) otherwise, with one `error: …` line on stderr.
 ///
-/// The first line on stdout is exactly `listening on http://HOST:PORT`, printed (and flushed) once the listener
-/// is bound.
+/// The first line on stdout is exactly `listening on URL`, printed (and flushed) once the listener is bound:
+/// `http://HOST:PORT`, `https://HOST:PORT` with `--tls-cert`, `https://localhost:PORT` with `--tls-self-signed`.
 pub fn serve(args: MockArgs) -> u8 {
     use deepidv_core::ErrorKind;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -164,6 +176,18 @@ async fn serve_until_signal(args: MockArgs) -> io::Result<()> {
         }
         _ => None,
     };
+    let self_signed = match &args.tls_self_signed {
+        Some(dir) => {
+            let pki = crate::TestPki::generate(&["localhost"])
+                .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+            pki.write_to(dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+            Some(pki.tls())
+        }
+        None => None,
+    };
+    let tls = tls.or(self_signed);
+    let named = args.tls_self_signed.is_some();
     let config = MockConfig {
         tls,
         ..args.into_config()
@@ -174,7 +198,16 @@ async fn serve_until_signal(args: MockArgs) -> io::Result<()> {
     }
     {
         let mut out = io::stdout().lock();
-        writeln!(out, "listening on {}", server.url())?;
+        if named {
+            // the certificate is for `localhost` only
+            writeln!(
+                out,
+                "listening on https://localhost:{}",
+                server.addr().port()
+            )?;
+        } else {
+            writeln!(out, "listening on {}", server.url())?;
+        }
         out.flush()?;
     }
     signals.wait().await?;

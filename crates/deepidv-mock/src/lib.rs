@@ -81,6 +81,7 @@ mod api;
 mod body;
 mod cli;
 mod fault;
+mod pki;
 pub mod proxy;
 mod rate;
 mod result;
@@ -99,6 +100,7 @@ use tokio::sync::watch;
 
 pub use cli::{MockArgs, serve};
 pub use fault::{ErrorBody, Fault, FaultArg, RetryAfter, Scope};
+pub use pki::TestPki;
 pub use stats::Stats;
 
 use state::Shared;
