@@ -254,33 +254,8 @@ fn user_agent_suffix_from_the_flag_or_the_environment_reaches_the_wire() {
         help.stdout.contains("--user-agent-suffix <TEXT>") && help.stdout.contains(env),
         "{help:#?}"
     );
-    let cases: [(&[&str], &[(&str, &str)], Option<&str>); 6] = [
-        (
-            &["--user-agent-suffix", "myapp/1.2"],
-            &[],
-            Some("myapp/1.2"),
-        ),
-        (
-            &[],
-            &[(env, "envapp/3.4 (linux)")],
-            Some("envapp/3.4 (linux)"),
-        ),
-        // the flag wins over the environment
-        (
-            &["--user-agent-suffix", "myapp/1.2"],
-            &[(env, "envapp/3.4")],
-            Some("myapp/1.2"),
-        ),
-        // spaces around are dropped; a blank variable is unset, as for Config::from_env
-        (
-            &["--user-agent-suffix", "  spaced/1  "],
-            &[],
-            Some("spaced/1"),
-        ),
-        (&[], &[(env, "   ")], None),
-        (&[], &[], None),
-    ];
-    for (flags, vars, want) in cases {
+    // `deepidv FLAGS jobs get JOB` with the variables VARS: the User-Agent the simulator saw.
+    let sent = |flags: &[&str], vars: &[(&str, &str)]| {
         let mock = instant();
         let id = job(&mock, Outcome::Ready);
         let url = mock.url();
@@ -290,12 +265,29 @@ fn user_agent_suffix_from_the_flag_or_the_environment_reaches_the_wire() {
         let mut all_env = vec![("DEEPIDV_API_KEY", DEFAULT_API_KEY)];
         all_env.extend_from_slice(vars);
         run_env(&args, &all_env).code(0);
-        assert_eq!(
-            only_user_agent(&mock),
-            cli_user_agent(want),
-            "{flags:?} {vars:?}"
-        );
-    }
+        only_user_agent(&mock)
+    };
+    let flag = |suffix| ["--user-agent-suffix", suffix];
+    assert_eq!(
+        sent(&flag("myapp/1.2"), &[]),
+        cli_user_agent(Some("myapp/1.2"))
+    );
+    assert_eq!(
+        sent(&[], &[(env, "envapp/3.4 (linux)")]),
+        cli_user_agent(Some("envapp/3.4 (linux)"))
+    );
+    // the flag wins over the environment
+    assert_eq!(
+        sent(&flag("myapp/1.2"), &[(env, "envapp/3.4")]),
+        cli_user_agent(Some("myapp/1.2"))
+    );
+    // spaces around are dropped; a blank variable is unset, as for Config::from_env
+    assert_eq!(
+        sent(&flag("  spaced/1  "), &[]),
+        cli_user_agent(Some("spaced/1"))
+    );
+    assert_eq!(sent(&[], &[(env, "   ")]), cli_user_agent(None));
+    assert_eq!(sent(&[], &[]), cli_user_agent(None));
     // a global flag: after the command too
     let mock = instant();
     let id = job(&mock, Outcome::Ready);
