@@ -244,6 +244,7 @@ type options struct {
 	insecureHTTP                                                  bool
 	caFiles                                                       []string
 	proxy                                                         *string
+	userAgentSuffix                                               *string
 	logger                                                        func(level, msg string)
 }
 
@@ -258,6 +259,12 @@ func WithCACertFile(path string) Option {
 // HTTP_PROXY, ALL_PROXY and NO_PROXY say; "" means no proxy at all. Loopback base URLs never use a
 // proxy. A bad URL is ErrInvalidArgument (the password is never shown).
 func WithProxy(url string) Option { return func(o *options) { o.proxy = &url } }
+
+// WithUserAgentSuffix names your application after the SDK in the User-Agent of every request,
+// Watch included: "deepidv-rust/<version> (ffi) <s>", e.g. "myapp/1.2". s is 1 to 128 visible ASCII
+// characters or spaces (spaces around it are dropped); anything else (a control character,
+// non-ASCII, "", too long) makes NewClient fail with ErrInvalidArgument, before any request.
+func WithUserAgentSuffix(s string) Option { return func(o *options) { o.userAgentSuffix = &s } }
 
 // WithLogger sends every event of GetJob, Wait and CreateAdverseMedia to log, as one-line messages
 // that never hold the API key: level "debug" for each answer (path, HTTP status, request id,
@@ -423,6 +430,14 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 			set(C.DEEPIDV_INVALID_ARGUMENT, "proxy")
 		} else {
 			set(C.deepidv_client_options_set_proxy(copts, p), "proxy")
+			free(p)
+		}
+	}
+	if o.userAgentSuffix != nil {
+		if p, perr := cString("user-agent suffix", *o.userAgentSuffix); perr != nil {
+			set(C.DEEPIDV_INVALID_ARGUMENT, "user-agent suffix")
+		} else {
+			set(C.deepidv_client_options_set_user_agent_suffix(copts, p), "user-agent suffix")
 			free(p)
 		}
 	}

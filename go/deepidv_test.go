@@ -429,3 +429,93 @@ func TestNetworkOptionsAreCheckedBeforeAnyRequest(t *testing.T) {
 	}
 	_ = c.Close()
 }
+
+// userAgentOf is the User-Agent the simulator received with the requests for this job (GET /__mock/requests).
+func userAgentOf(t *testing.T, job string) []string {
+	t.Helper()
+	var requests []struct {
+		Method  string
+		Path    string
+		Headers [][2]string
+	}
+	b := admin(t, "GET", "/__mock/requests", "", 200)
+	if err := json.Unmarshal(b, &requests); err != nil {
+		t.Fatalf("recorded requests: %v", err)
+	}
+	var agents []string
+	for _, r := range requests {
+		if r.Path != "/v1/async-jobs/"+job {
+			continue
+		}
+		for _, h := range r.Headers {
+			if h[0] == "user-agent" {
+				agents = append(agents, h[1])
+			}
+		}
+	}
+	return agents
+}
+
+func TestWithUserAgentSuffixReachesTheSimulator(t *testing.T) {
+	want := "deepidv-rust/" + Version() + " (ffi) goapp/1.0 (linux)"
+	c, err := NewClient(sandboxKey, mockURL, WithUserAgentSuffix(" goapp/1.0 (linux) "),
+		WithPollInterval(20*time.Millisecond), WithMaxPollInterval(40*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := newJob(t, `"ready"`, 0)
+	if _, err := c.GetJob(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if got := userAgentOf(t, id); len(got) != 1 || got[0] != want {
+		t.Fatalf("GetJob sent User-Agent %q, want [%q]", got, want)
+	}
+	// Watch sends its requests with net/http, from the library's headers: the same User-Agent.
+	id = newJob(t, `"ready"`, 0)
+	w, err := c.Watch(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w.Next() {
+	}
+	if _, err := w.Result(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	got := userAgentOf(t, id)
+	if len(got) == 0 {
+		t.Fatal("Watch sent no request")
+	}
+	for _, ua := range got {
+		if ua != want {
+			t.Fatalf("Watch sent User-Agent %q, want %q", got, want)
+		}
+	}
+	// Without the option: no suffix.
+	plain := fastClient(t, sandboxKey)
+	id = newJob(t, `"ready"`, 0)
+	if _, err := plain.GetJob(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := userAgentOf(t, id), "deepidv-rust/"+Version()+" (ffi)"; len(got) != 1 || got[0] != want {
+		t.Fatalf("no suffix: User-Agent %q, want [%q]", got, want)
+	}
+}
+
+func TestWithUserAgentSuffixRefusesBadOnes(t *testing.T) {
+	for _, bad := range []string{"goapp\r\nX-Evil: 1", "goapp\x1b[31m", "goapp\xff", "appé/1", "", "   ", "goapp\x00", strings.Repeat("a", 129)} {
+		c, err := NewClient(sandboxKey, mockURL, WithUserAgentSuffix(bad))
+		if !errors.Is(err, ErrInvalidArgument) || c != nil {
+			t.Fatalf("%q: client %v, err %v", bad, c, err)
+		}
+		if !strings.Contains(err.Error(), "user-agent suffix") || strings.ContainsAny(err.Error(), "\r\n\x1b") {
+			t.Fatalf("%q: err %q", bad, err)
+		}
+	}
+	c, err := NewClient(sandboxKey, mockURL, WithUserAgentSuffix(strings.Repeat("a", 128)))
+	if err != nil {
+		t.Fatalf("128 characters: %v", err)
+	}
+	_ = c.Close()
+}

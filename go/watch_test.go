@@ -288,7 +288,7 @@ func TestEveryOptionReachesTheLibrary(t *testing.T) {
 		WithRequestTimeout(time.Second), WithConnectTimeout(time.Second), WithPollInterval(time.Second),
 		WithMaxPollInterval(2 * time.Second), WithWaitTimeout(time.Minute), WithRetryBackoff(time.Millisecond),
 		WithMaxRetryBackoff(time.Second), WithMaxRetries(0), WithWaitMaxFailures(1), WithMaxBodyBytes(1 << 10),
-		WithInsecureHTTP(),
+		WithInsecureHTTP(), WithUserAgentSuffix("myapp/1.2"),
 	}
 	c, err := NewClient(sandboxKey, mockURL, ok...)
 	if err != nil {
@@ -298,6 +298,7 @@ func TestEveryOptionReachesTheLibrary(t *testing.T) {
 	// The library refuses what it refuses; Go refuses negative values.
 	for i, bad := range []Option{
 		WithWaitMaxFailures(0), WithRequestTimeout(-time.Second), WithMaxBodyBytes(-1), WithRetryBackoff(-1),
+		WithUserAgentSuffix("bad\n"),
 	} {
 		if c, err := NewClient(sandboxKey, mockURL, bad); !errors.Is(err, ErrInvalidArgument) || c != nil {
 			t.Fatalf("bad option %d: %v", i, err)

@@ -830,6 +830,19 @@ deepidv_result deepidv_client_options_set_ca_file(deepidv_client_options *opts, 
 deepidv_result deepidv_client_options_set_proxy(deepidv_client_options *opts, const char *url);
 
 /**
+ * Names your application after the SDK in the `User-Agent` of every request:
+ * `deepidv-rust/<version> (ffi) <suffix>`, e.g. `myapp/1.2`. The suffix is 1 to 128 visible ASCII
+ * characters or spaces (leading and trailing spaces are dropped); anything else (a control
+ * character, non-ASCII, empty, too long) is `DEEPIDV_INVALID_ARGUMENT` with a one-line message,
+ * and the options keep their previous suffix. NULL removes the suffix. `suffix` is UTF-8.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else; `suffix` is NULL or a NUL-terminated string.
+ */
+deepidv_result deepidv_client_options_set_user_agent_suffix(deepidv_client_options *opts,
+                                                            const char *suffix);
+
+/**
  * A poller that waits for the job to be `ready` or `failed`, polling with backoff and jitter, until
  * `timeout_ms` from `now_ms` (0: the options' wait timeout, 10 minutes by default). `base_url` NULL
  * means the default; `seed` is any random number (for jitter); `opts` may be NULL. The poller reads

@@ -2,12 +2,14 @@
  * test_ffi.c: the C API tested from C, against a running simulator (deepidv-mock).
  *
  * Usage: test_ffi BASE_URL   (run-tests.sh starts the simulator and passes its URL)
- * The simulator's admin routes (POST /__mock/jobs, POST /__mock/faults) script each case over HTTP.
+ * The simulator's admin routes (POST /__mock/jobs, POST /__mock/faults, GET /__mock/requests) script and
+ * check each case over HTTP.
  *
  * Covers: success paths, every result code a C caller can reach (DEEPIDV_INTERNAL needs a bug: the Rust
  * tests cover the panic boundary), NULL for every pointer parameter, strings that are not UTF-8,
  * _free(NULL), error objects, cancellation, the sans-IO poller over sockets (also saved, freed and resumed),
- * and one client shared by several pthreads. Prints "C tests: N passed, M failed" and exits non-zero on any
+ * one client shared by several pthreads, and the user-agent suffix as the simulator received it
+ * (GET /__mock/requests). Prints "C tests: N passed, M failed" and exits non-zero on any
  * failure.
  */
 #include "mini_http.h" /* first: it sets _GNU_SOURCE */
@@ -74,6 +76,29 @@ static void admin_fault(const char *job_id, const char *fault, unsigned times) {
         exit(2);
     }
     mh_response_free(&r);
+}
+
+/* The User-Agent the simulator received with the request for this job (GET /__mock/requests); 0 if none. */
+static int admin_user_agent(const char *job_id, char *ua, size_t ua_len) {
+    mh_response r;
+    int status = mh_simple(URL, "GET", "/__mock/requests", NULL, &r);
+    if (status != 200) {
+        fprintf(stderr, "admin: cannot read the recorded requests (status %d)\n", status);
+        exit(2);
+    }
+    /* [{"method":…,"path":…,"headers":[[name,value]…],"body":…,"status":…}…]: this job's object */
+    char path[256];
+    snprintf(path, sizeof path, "\"path\":\"/v1/async-jobs/%s\"", job_id);
+    const char *p = strstr((const char *)r.body, path);
+    const char *end = p ? strstr(p, "\"status\":") : NULL;
+    const char *h = p ? strstr(p, "[\"user-agent\",\"") : NULL;
+    int found = h && end && h < end;
+    if (found) {
+        h += strlen("[\"user-agent\",\"");
+        snprintf(ua, ua_len, "%.*s", (int)strcspn(h, "\""), h);
+    }
+    mh_response_free(&r);
+    return found;
 }
 
 static void admin_clear_faults(void) {
@@ -535,6 +560,54 @@ static void test_network_options(void) {
     deepidv_client_options_free(o);
 }
 
+/* The user-agent suffix reaches the wire; a bad one is refused with the core's one-line message and the
+ * previous one stays; NULL removes it. */
+static void test_user_agent_suffix(void) {
+    char want[256], got[256] = "", id[128];
+    deepidv_job *job = NULL;
+    deepidv_client *c = NULL;
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(NULL, "c-test/1.0"), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(strcmp(deepidv_last_error(), "opts is NULL") == 0, "%s", deepidv_last_error());
+    deepidv_client_options *o = fast_options();
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, "c-test/1.0 (linux)"), DEEPIDV_OK);
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, "c-test\r\nX-Evil: 1"), DEEPIDV_INVALID_ARGUMENT);
+    const char *msg = deepidv_last_error();
+    CHECK(strstr(msg, "user-agent suffix") != NULL && strchr(msg, '\n') == NULL && strchr(msg, '\r') == NULL,
+          "one line naming the suffix: %s", msg);
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, ""), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(strstr(deepidv_last_error(), "empty") != NULL, "%s", deepidv_last_error());
+    char long_suffix[200];
+    memset(long_suffix, 'a', sizeof long_suffix - 1);
+    long_suffix[sizeof long_suffix - 1] = '\0';
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, long_suffix), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(strstr(deepidv_last_error(), "at most 128") != NULL, "%s", deepidv_last_error());
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, BAD_UTF8), DEEPIDV_INVALID_ARGUMENT);
+    CHECK(strstr(deepidv_last_error(), "UTF-8") != NULL, "%s", deepidv_last_error());
+
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &c, NULL), DEEPIDV_OK);
+    admin_job("\"ready\"", 0, id, sizeof id);
+    CHECK_RC(deepidv_client_get_job(c, id, &job), DEEPIDV_OK);
+    deepidv_job_free(job);
+    deepidv_client_free(c);
+    snprintf(want, sizeof want, "deepidv-rust/%s (ffi) c-test/1.0 (linux)", deepidv_version());
+    CHECK(admin_user_agent(id, got, sizeof got) && strcmp(got, want) == 0, "the simulator saw \"%s\", want \"%s\"",
+          got, want);
+
+    CHECK_RC(deepidv_client_options_set_user_agent_suffix(o, NULL), DEEPIDV_OK);
+    c = NULL;
+    job = NULL;
+    got[0] = '\0';
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &c, NULL), DEEPIDV_OK);
+    deepidv_client_options_free(o);
+    admin_job("\"ready\"", 0, id, sizeof id);
+    CHECK_RC(deepidv_client_get_job(c, id, &job), DEEPIDV_OK);
+    deepidv_job_free(job);
+    deepidv_client_free(c);
+    snprintf(want, sizeof want, "deepidv-rust/%s (ffi)", deepidv_version());
+    CHECK(admin_user_agent(id, got, sizeof got) && strcmp(got, want) == 0, "after NULL: \"%s\", want \"%s\"", got,
+          want);
+}
+
 static void test_cancel(void) {
     deepidv_client *c = make_client(KEY);
     char id[128];
@@ -880,6 +953,7 @@ int main(int argc, char **argv) {
         {"expired", test_expired},
         {"nulls_and_bad_utf8", test_nulls_and_bad_utf8},
         {"network_options", test_network_options},
+        {"user_agent_suffix", test_user_agent_suffix},
         {"cancel", test_cancel},
         {"poller", test_poller},
         {"poller_resume", test_poller_resume},

@@ -34,6 +34,11 @@ pub struct Cli {
     #[arg(long, value_name = "URL", global = true)]
     pub proxy: Option<String>,
 
+    /// Names your application after the SDK in the User-Agent, e.g. `myapp/1.2`: visible ASCII and
+    /// spaces, at most 128 [env: DEEPIDV_USER_AGENT_SUFFIX].
+    #[arg(long, value_name = "TEXT", global = true)]
+    pub user_agent_suffix: Option<String>,
+
     /// Timeout for each HTTP request, e.g. `30s`.
     #[arg(long, value_name = "DUR", value_parser = parse_duration, global = true)]
     pub request_timeout: Option<Duration>,

@@ -166,9 +166,10 @@ async fn run(
         .ok_or_else(|| {
             Error::InvalidInput("no API key: set DEEPIDV_API_KEY or pass --api-key".to_owned())
         })?;
-    let mut config = Config::new(ApiKey::new(key)?)
+    let config = Config::new(ApiKey::new(key)?)
         .with_base_url(BaseUrl::parse(&cli.base_url)?)
         .with_frontend("cli batch");
+    let mut config = crate::with_user_agent_suffix(config, cli)?;
     if let Some(t) = cli.request_timeout {
         if t.is_zero() {
             return Err(Error::InvalidInput(

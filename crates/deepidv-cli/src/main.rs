@@ -232,6 +232,7 @@ fn client(cli: &Cli, late: &LateKey, wait: Option<&WaitArgs>) -> Result<Client, 
     if let Some(proxy) = &cli.proxy {
         config = config.with_proxy(deepidv_core::ProxyUrl::parse(proxy)?);
     }
+    config = with_user_agent_suffix(config, cli)?;
     if let Some(t) = cli.request_timeout {
         if t.is_zero() {
             return Err(Error::new(
@@ -246,6 +247,15 @@ fn client(cli: &Cli, late: &LateKey, wait: Option<&WaitArgs>) -> Result<Client, 
         apply_wait(&mut config, w);
     }
     Client::new(config)
+}
+
+/// `--user-agent-suffix`, or else `DEEPIDV_USER_AGENT_SUFFIX` read the core's way (a blank value is
+/// unset), so the flag wins and the variable means what it means to `Config::from_env`.
+pub(crate) fn with_user_agent_suffix(config: Config, cli: &Cli) -> Result<Config, Error> {
+    match &cli.user_agent_suffix {
+        Some(suffix) => config.with_user_agent_suffix(suffix),
+        None => config.with_user_agent_suffix_from_env(|name| std::env::var(name).ok()),
+    }
 }
 
 /// Maps the wait flags onto the poll policy.

@@ -502,3 +502,57 @@ fn a_person_the_api_refuses_is_given_up_and_the_others_go_on() {
     assert!(rows[1..].iter().all(|r| r["status"] == "ready"));
     assert_eq!(sim.stats().total_creations, 4);
 }
+
+#[test]
+fn the_user_agent_suffix_is_on_every_request_and_a_bad_one_sends_nothing() {
+    let dir = scratch("batch-user-agent");
+    let input = people_csv(&dir, 3);
+    let state = dir.join("state.db");
+    let sim = mock(MockConfig::instant());
+    let run = |suffix: &str| {
+        batch(
+            &sim,
+            &[
+                "run",
+                "--input",
+                input.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+                "--user-agent-suffix",
+                suffix,
+            ],
+        )
+    };
+    let done = run("crm-sync\u{7f}");
+    assert_eq!(done.code, 2, "{done:#?}");
+    assert_eq!(done.stderr.lines().count(), 1, "one line: {done:#?}");
+    assert!(
+        done.error_line()
+            .starts_with("error: the user-agent suffix may hold only visible ASCII"),
+        "{done:#?}"
+    );
+    assert!(sim.requests().is_empty());
+    assert!(!state.exists(), "nothing stored either");
+
+    let done = run("crm-sync/2.0");
+    assert_eq!(done.code, 0, "{done:#?}");
+    created_once_each(&sim, 3);
+    let want = format!(
+        "deepidv-rust/{} (cli batch) crm-sync/2.0",
+        deepidv_core::VERSION
+    );
+    let requests = sim.requests();
+    assert!(
+        requests.len() >= 6,
+        "3 creations and their polls: {requests:#?}"
+    );
+    for r in &requests {
+        assert_eq!(
+            r.header("user-agent"),
+            Some(want.as_str()),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}

@@ -228,6 +228,145 @@ fn get_ready_job_text() {
     assert!(req.header("user-agent").unwrap().ends_with("(cli)"));
 }
 
+// ---------------------------------------------------------------- the user-agent suffix
+
+/// The `User-Agent` of the simulator's only request so far.
+fn only_user_agent(mock: &MockServer) -> String {
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    requests[0].header("user-agent").unwrap().to_owned()
+}
+
+fn cli_user_agent(suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("deepidv-rust/{} (cli) {s}", deepidv_core::VERSION),
+        None => format!("deepidv-rust/{} (cli)", deepidv_core::VERSION),
+    }
+}
+
+#[test]
+fn user_agent_suffix_from_the_flag_or_the_environment_reaches_the_wire() {
+    let env = deepidv_core::USER_AGENT_SUFFIX_ENV;
+    assert_eq!(env, "DEEPIDV_USER_AGENT_SUFFIX");
+    let help = run(&["--help"]);
+    help.code(0);
+    assert!(
+        help.stdout.contains("--user-agent-suffix <TEXT>") && help.stdout.contains(env),
+        "{help:#?}"
+    );
+    // `deepidv FLAGS jobs get JOB` with the variables VARS: the User-Agent the simulator saw.
+    let sent = |flags: &[&str], vars: &[(&str, &str)]| {
+        let mock = instant();
+        let id = job(&mock, Outcome::Ready);
+        let url = mock.url();
+        let mut args = vec!["--base-url", url.as_str()];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["jobs", "get", &id]);
+        let mut all_env = vec![("DEEPIDV_API_KEY", DEFAULT_API_KEY)];
+        all_env.extend_from_slice(vars);
+        run_env(&args, &all_env).code(0);
+        only_user_agent(&mock)
+    };
+    let flag = |suffix| ["--user-agent-suffix", suffix];
+    assert_eq!(
+        sent(&flag("myapp/1.2"), &[]),
+        cli_user_agent(Some("myapp/1.2"))
+    );
+    assert_eq!(
+        sent(&[], &[(env, "envapp/3.4 (linux)")]),
+        cli_user_agent(Some("envapp/3.4 (linux)"))
+    );
+    // the flag wins over the environment
+    assert_eq!(
+        sent(&flag("myapp/1.2"), &[(env, "envapp/3.4")]),
+        cli_user_agent(Some("myapp/1.2"))
+    );
+    // spaces around are dropped; a blank variable is unset, as for Config::from_env
+    assert_eq!(
+        sent(&flag("  spaced/1  "), &[]),
+        cli_user_agent(Some("spaced/1"))
+    );
+    assert_eq!(sent(&[], &[(env, "   ")]), cli_user_agent(None));
+    assert_eq!(sent(&[], &[]), cli_user_agent(None));
+    // a global flag: after the command too
+    let mock = instant();
+    let id = job(&mock, Outcome::Ready);
+    run_mock(
+        &mock,
+        &["jobs", "get", &id, "--user-agent-suffix", "late/1"],
+    )
+    .code(0);
+    assert_eq!(only_user_agent(&mock), cli_user_agent(Some("late/1")));
+}
+
+#[test]
+fn a_bad_user_agent_suffix_exits_two_with_one_line_before_any_request() {
+    let env = deepidv_core::USER_AGENT_SUFFIX_ENV;
+    let mock = instant();
+    let id = job(&mock, Outcome::Ready);
+    let long = "a".repeat(deepidv_core::MAX_USER_AGENT_SUFFIX + 1);
+    for (bad, says) in [
+        ("myapp\r\nX-Evil: 1", "visible ASCII"),
+        ("myapp\u{1b}[31m", "visible ASCII"),
+        ("appé/1", "visible ASCII"),
+        ("", "empty"),
+        (long.as_str(), "at most 128"),
+    ] {
+        let r = run_mock(&mock, &["--user-agent-suffix", bad, "jobs", "get", &id]);
+        r.code(2);
+        let line = r.error_line();
+        assert!(
+            line.starts_with("error: the user-agent suffix") && line.contains(says),
+            "{bad:?}: {r:#?}"
+        );
+        assert!(
+            !r.stderr.contains('\u{1b}') && r.stdout.is_empty(),
+            "{r:#?}"
+        );
+        // the same from the environment, which the message names
+        let url = mock.url();
+        let r = run_env(
+            &["--base-url", &url, "jobs", "wait", &id],
+            &[("DEEPIDV_API_KEY", DEFAULT_API_KEY), (env, bad)],
+        );
+        if bad.trim().is_empty() {
+            r.code(0); // a blank variable is unset
+            continue;
+        }
+        r.code(2);
+        let line = r.error_line();
+        assert!(
+            line.starts_with("error: DEEPIDV_USER_AGENT_SUFFIX: the user-agent suffix")
+                && line.contains(says),
+            "{bad:?}: {r:#?}"
+        );
+    }
+    // only the one run with a blank variable reached the simulator
+    assert_eq!(api_requests(&mock), 1);
+    assert_eq!(only_user_agent(&mock), cli_user_agent(None));
+    // screenings are checked before anything is sent too
+    let r = run_mock(
+        &mock,
+        &[
+            "screening",
+            "adverse-media",
+            "--first-name",
+            "Ada",
+            "--last-name",
+            "Lovelace",
+            "--email",
+            "ada@example.com",
+            "--date-of-birth",
+            "1815-12-10",
+            "--user-agent-suffix",
+            "bad\tsuffix",
+        ],
+    );
+    r.code(2);
+    assert!(r.error_line().contains("user-agent suffix"), "{r:#?}");
+    assert_eq!(api_requests(&mock), 1);
+}
+
 #[test]
 fn get_json_is_the_api_document() {
     let mock = instant();

@@ -822,6 +822,49 @@ fn headers_sent<A: Adapter>() {
     assert_eq!(body["country"], "CA");
 }
 
+fn user_agent_suffix_reaches_the_wire<A: Adapter>() {
+    let mock = mock(MockConfig::instant());
+    let id = instant_job(&mock);
+    let c: A = client_with(&mock, |config| {
+        *config = config
+            .clone()
+            .with_user_agent_suffix(" myapp/1.2 ")
+            .unwrap();
+    });
+    c.get_job(&id).unwrap();
+    c.create(&person("Smith"), None).unwrap();
+    // From the environment, as `Config::from_env` (and so `Client::from_env`) reads it.
+    let url = mock.url();
+    let env = |name: &str| match name {
+        deepidv_core::API_KEY_ENV => Some(DEFAULT_API_KEY.to_owned()),
+        deepidv_core::BASE_URL_ENV => Some(url.clone()),
+        deepidv_core::USER_AGENT_SUFFIX_ENV => Some("envapp/3.4 (ci)".to_owned()),
+        _ => None,
+    };
+    let from_env = A::new(Config::from_env(env).unwrap()).unwrap();
+    from_env.get_job(&id).unwrap();
+    let ua = |suffix: &str| {
+        format!(
+            "deepidv-rust/{} ({}) {suffix}",
+            deepidv_core::VERSION,
+            A::NAME
+        )
+    };
+    let requests = mock.requests();
+    let sent: Vec<(&str, Option<&str>)> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.header("user-agent")))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("GET", Some(ua("myapp/1.2").as_str())),
+            ("POST", Some(ua("myapp/1.2").as_str())),
+            ("GET", Some(ua("envapp/3.4 (ci)").as_str())),
+        ]
+    );
+}
+
 fn redirects_are_not_followed<A: Adapter>() {
     let mock = mock(MockConfig::instant());
     let id = instant_job(&mock);
@@ -960,6 +1003,7 @@ conformance!(
     many_concurrent_waits,
     resume_from_saved_state,
     headers_sent,
+    user_agent_suffix_reaches_the_wire,
     redirects_are_not_followed,
     api_key_in_no_error_message,
 );

@@ -19,6 +19,10 @@ pub const API_KEY_ENV: &str = "DEEPIDV_API_KEY";
 /// The environment variable tools read the base URL from.
 pub const BASE_URL_ENV: &str = "DEEPIDV_BASE_URL";
 
+/// The environment variable tools read the [user-agent suffix](Config::with_user_agent_suffix)
+/// from (see [`Config::with_user_agent_suffix_from_env`]).
+pub const USER_AGENT_SUFFIX_ENV: &str = "DEEPIDV_USER_AGENT_SUFFIX";
+
 /// This crate's version, used in the `User-Agent`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -423,16 +427,19 @@ impl Config {
     /// A configuration from the environment, as every client reads it: `env`
     /// looks a variable up (the caller reads the environment: this crate does
     /// not). Reads `DEEPIDV_API_KEY`, `DEEPIDV_BASE_URL` (see
-    /// [`Config::from_env_values`]) and `DEEPIDV_CA_BUNDLE` (a PEM file of extra
-    /// CAs). The proxy variables are read when a client is built, through
-    /// [`Config::proxy_for`], so they apply to any configuration.
+    /// [`Config::from_env_values`]), `DEEPIDV_CA_BUNDLE` (a PEM file of extra
+    /// CAs) and `DEEPIDV_USER_AGENT_SUFFIX` (see
+    /// [`Config::with_user_agent_suffix_from_env`]). The proxy variables are read
+    /// when a client is built, through [`Config::proxy_for`], so they apply to
+    /// any configuration.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let config =
             Self::from_env_values(env(API_KEY_ENV).as_deref(), env(BASE_URL_ENV).as_deref())?;
-        Ok(match env(CA_BUNDLE_ENV).filter(|p| !p.trim().is_empty()) {
+        let config = match env(CA_BUNDLE_ENV).filter(|p| !p.trim().is_empty()) {
             Some(path) => config.with_ca_file(path),
             None => config,
-        })
+        };
+        config.with_user_agent_suffix_from_env(env)
     }
 
     /// Sets the base URL.
@@ -479,6 +486,34 @@ impl Config {
     /// spaces; anything else (a control character, non-ASCII, empty, too long)
     /// is an [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error.
     pub fn with_user_agent_suffix(mut self, suffix: &str) -> Result<Self, Error> {
+        self.user_agent_suffix = Some(Self::check_user_agent_suffix(suffix)?.to_owned());
+        Ok(self)
+    }
+
+    /// Sets the [user-agent suffix](Config::with_user_agent_suffix) from
+    /// `DEEPIDV_USER_AGENT_SUFFIX` ([`USER_AGENT_SUFFIX_ENV`]), looked up with
+    /// `env` (the caller reads the environment: this crate does not). A missing
+    /// or blank variable leaves the configuration as it is; a bad value is an
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error naming the
+    /// variable. [`Config::from_env`] calls this; a frontend with its own flag
+    /// calls it when the flag is absent, so the flag wins.
+    pub fn with_user_agent_suffix_from_env(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        match env(USER_AGENT_SUFFIX_ENV).filter(|s| !s.trim().is_empty()) {
+            Some(suffix) => self.with_user_agent_suffix(&suffix).map_err(|e| {
+                Error::invalid_argument(format!("{USER_AGENT_SUFFIX_ENV}: {}", e.message()))
+            }),
+            None => Ok(self),
+        }
+    }
+
+    /// Checks a user-agent suffix the way [`Config::with_user_agent_suffix`]
+    /// does, without a configuration (for a frontend that collects settings
+    /// before it has one, such as the C options), and returns it trimmed of
+    /// spaces.
+    pub fn check_user_agent_suffix(suffix: &str) -> Result<&str, Error> {
         let trimmed = suffix.trim_matches(' ');
         if trimmed.is_empty() {
             return Err(Error::invalid_argument(
@@ -496,8 +531,7 @@ impl Config {
                 "the user-agent suffix may hold only visible ASCII characters and spaces",
             ));
         }
-        self.user_agent_suffix = Some(trimmed.to_owned());
-        Ok(self)
+        Ok(trimmed)
     }
 
     /// The `User-Agent` header value: `deepidv-rust/<version> (<frontend>)`,
@@ -700,5 +734,49 @@ mod tests {
                 .with_user_agent_suffix(&"a".repeat(MAX_USER_AGENT_SUFFIX))
                 .is_ok()
         );
+        assert_eq!(
+            Config::check_user_agent_suffix("  myapp/1.2 (linux) ").unwrap(),
+            "myapp/1.2 (linux)"
+        );
+        let e = Config::check_user_agent_suffix("app\r\nX-Evil: 1").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(!e.message().contains('\n'), "one line: {e}");
+    }
+
+    #[test]
+    fn from_env_reads_the_user_agent_suffix() {
+        let env = |suffix: &'static str| {
+            move |name: &str| match name {
+                API_KEY_ENV => Some("sk_test_1".to_owned()),
+                USER_AGENT_SUFFIX_ENV => Some(suffix.to_owned()),
+                _ => None,
+            }
+        };
+        let c = Config::from_env(env("myapp/1.2")).unwrap();
+        assert_eq!(c.user_agent_suffix.as_deref(), Some("myapp/1.2"));
+        assert_eq!(
+            c.user_agent(),
+            format!("deepidv-rust/{VERSION} (core) myapp/1.2")
+        );
+        // blank is unset, as for the other variables
+        let c = Config::from_env(env("  ")).unwrap();
+        assert_eq!(c.user_agent_suffix, None);
+        let c = Config::from_env(|n| (n == API_KEY_ENV).then(|| "k".to_owned())).unwrap();
+        assert_eq!(c.user_agent_suffix, None);
+        // a bad value names the variable, on one line
+        let e = Config::from_env(env("app\u{1b}[31m")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(
+            e.message()
+                .starts_with("DEEPIDV_USER_AGENT_SUFFIX: the user-agent suffix"),
+            "{e}"
+        );
+        assert!(!e.message().contains('\u{1b}'), "{e}");
+        // an explicit suffix wins: the variable is only read when asked
+        let c = Config::new(ApiKey::new("k").unwrap())
+            .with_user_agent_suffix("flag/1")
+            .unwrap();
+        let kept = c.clone().with_user_agent_suffix_from_env(|_| None).unwrap();
+        assert_eq!(kept.user_agent_suffix.as_deref(), Some("flag/1"));
     }
 }

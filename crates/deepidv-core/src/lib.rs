@@ -84,7 +84,7 @@ pub use adverse_media::{
 };
 pub use config::{
     API_KEY_ENV, ApiKey, BASE_URL_ENV, BaseUrl, Config, DEFAULT_BASE_URL, MAX_USER_AGENT_SUFFIX,
-    PollPolicy, RetryPolicy, VERSION,
+    PollPolicy, RetryPolicy, USER_AGENT_SUFFIX_ENV, VERSION,
 };
 pub use create::CreateScreening;
 pub use error::{Error, ErrorKind};

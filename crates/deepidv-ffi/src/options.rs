@@ -28,6 +28,8 @@ pub struct deepidv_client_options {
     allow_insecure_http: bool,
     ca_files: Vec<std::path::PathBuf>,
     proxy: Option<ProxySetting>,
+    /// Already checked by the core (`Config::check_user_agent_suffix`).
+    user_agent_suffix: Option<String>,
     pub(crate) log: Option<LogCallback>,
 }
 
@@ -159,6 +161,9 @@ pub(crate) fn build_config(
     }
     if let Some(proxy) = &o.proxy {
         config.proxy = proxy.clone();
+    }
+    if let Some(suffix) = &o.user_agent_suffix {
+        config = config.with_user_agent_suffix(suffix)?;
     }
     Ok(config)
 }
@@ -437,6 +442,31 @@ pub unsafe extern "C" fn deepidv_client_options_set_proxy(
         } else {
             ProxySetting::Url(ProxyUrl::parse(url)?)
         });
+        Ok(())
+    })
+}
+
+/// Names your application after the SDK in the `User-Agent` of every request:
+/// `deepidv-rust/<version> (ffi) <suffix>`, e.g. `myapp/1.2`. The suffix is 1 to 128 visible ASCII
+/// characters or spaces (leading and trailing spaces are dropped); anything else (a control
+/// character, non-ASCII, empty, too long) is `DEEPIDV_INVALID_ARGUMENT` with a one-line message,
+/// and the options keep their previous suffix. NULL removes the suffix. `suffix` is UTF-8.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else; `suffix` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_user_agent_suffix(
+    opts: *mut deepidv_client_options,
+    suffix: *const std::ffi::c_char,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        // SAFETY: per the contract.
+        let suffix = unsafe { opt_str_arg(suffix, "suffix") }?;
+        o.user_agent_suffix = suffix
+            .map(|s| Config::check_user_agent_suffix(s).map(str::to_owned))
+            .transpose()?;
         Ok(())
     })
 }

@@ -1268,3 +1268,134 @@ fn network_options_are_checked_before_any_request() {
     }
     assert!(mock.requests().is_empty());
 }
+
+#[test]
+fn user_agent_suffix_reaches_the_wire_and_bad_ones_are_refused() {
+    let mock = MockServer::start_background(MockConfig::instant()).unwrap();
+    let id = insert(&mock, Outcome::Ready, Duration::ZERO);
+    let ua = |suffix: &str| format!("deepidv-rust/{} (ffi) {suffix}", deepidv_core::VERSION);
+    let o = fast_options();
+    // SAFETY: `o` is live or NULL (tested); strings are valid or deliberately not UTF-8.
+    unsafe {
+        assert_eq!(
+            deepidv_client_options_set_user_agent_suffix(ptr::null_mut(), cs("a/1").as_ptr()),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        assert_eq!(last_error(), "opts is NULL");
+        assert_eq!(
+            deepidv_client_options_set_user_agent_suffix(o, cs(" myapp/1.2 ").as_ptr()),
+            DEEPIDV_OK
+        );
+        // A bad suffix: INVALID_ARGUMENT with the core's one-line message; the previous one stays.
+        let long = "a".repeat(deepidv_core::MAX_USER_AGENT_SUFFIX + 1);
+        for (bad, says) in [
+            ("app\r\nX-Evil: 1", "visible ASCII"),
+            ("app\u{7f}", "visible ASCII"),
+            ("appé/1", "visible ASCII"),
+            ("", "empty"),
+            ("   ", "empty"),
+            (long.as_str(), "at most 128"),
+        ] {
+            assert_eq!(
+                deepidv_client_options_set_user_agent_suffix(o, cs(bad).as_ptr()),
+                DEEPIDV_INVALID_ARGUMENT,
+                "{bad:?}"
+            );
+            let message = last_error();
+            assert!(
+                message.starts_with("the user-agent suffix") && message.contains(says),
+                "{bad:?}: {message}"
+            );
+            assert!(
+                !message.contains('\n') && !message.contains('\r'),
+                "{message}"
+            );
+        }
+        let not_utf8 = [b'a', 0xff, 0];
+        assert_eq!(
+            deepidv_client_options_set_user_agent_suffix(o, not_utf8.as_ptr().cast()),
+            DEEPIDV_INVALID_ARGUMENT
+        );
+        assert_eq!(last_error(), "suffix is not valid UTF-8");
+    }
+    let new_client = |o: *const deepidv_client_options| {
+        let mut out = ptr::null_mut();
+        // SAFETY: valid strings, options and out-pointer.
+        let r = unsafe {
+            deepidv_client_new_with_options(
+                cs(DEFAULT_API_KEY).as_ptr(),
+                cs(&mock.url()).as_ptr(),
+                o,
+                &mut out,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, DEEPIDV_OK, "{}", last_error());
+        Client(out)
+    };
+    let c = new_client(o);
+    assert_eq!(get(&c, &id).result, DEEPIDV_OK);
+    drop(c);
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("user-agent"), Some(ua("myapp/1.2").as_str()));
+
+    // The sans-IO poller made from the same options says the same.
+    let mut p = ptr::null_mut();
+    // SAFETY: valid arguments.
+    unsafe {
+        assert_eq!(
+            deepidv_poller_new_get(
+                cs(DEFAULT_API_KEY).as_ptr(),
+                cs(&mock.url()).as_ptr(),
+                cs(&id).as_ptr(),
+                1,
+                7,
+                o,
+                &mut p,
+                ptr::null_mut(),
+            ),
+            DEEPIDV_OK,
+            "{}",
+            last_error()
+        );
+    }
+    let p = Poller(p);
+    let a = poll(&p, 1);
+    // SAFETY: `a` is the live action of `p`.
+    let headers: Vec<(String, String)> = unsafe {
+        (0..deepidv_action_get_header_count(a))
+            .map(|i| {
+                (
+                    text(deepidv_action_get_header_name(a, i)),
+                    text(deepidv_action_get_header_value(a, i)),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        headers.contains(&("user-agent".to_owned(), ua("myapp/1.2"))),
+        "{headers:?}"
+    );
+    drop(p);
+
+    // NULL removes it.
+    // SAFETY: `o` is live.
+    unsafe {
+        assert_eq!(
+            deepidv_client_options_set_user_agent_suffix(o, ptr::null()),
+            DEEPIDV_OK
+        );
+    }
+    let c = new_client(o);
+    assert_eq!(get(&c, &id).result, DEEPIDV_OK);
+    drop(c);
+    // SAFETY: made above, freed once.
+    unsafe { deepidv_client_options_free(o) };
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[1].header("user-agent"),
+        Some(format!("deepidv-rust/{} (ffi)", deepidv_core::VERSION).as_str())
+    );
+}

@@ -49,6 +49,7 @@ fn header_is_fresh() {
         "typedef struct deepidv_client deepidv_client;",
         "deepidv_result deepidv_poller_save(const deepidv_poller *poller,",
         "deepidv_result deepidv_poller_resume(const char *api_key,",
+        "deepidv_result deepidv_client_options_set_user_agent_suffix(deepidv_client_options *opts,",
         "#define DEEPIDV_VERSION \"",
     ] {
         assert!(generated.contains(name), "header lacks {name:?}");

@@ -138,7 +138,8 @@ impl Client {
     }
 
     /// A client configured from `DEEPIDV_API_KEY`, `DEEPIDV_BASE_URL`,
-    /// `DEEPIDV_CA_BUNDLE` and the proxy variables (see [`Config::from_env`]).
+    /// `DEEPIDV_CA_BUNDLE`, `DEEPIDV_USER_AGENT_SUFFIX` and the proxy variables
+    /// (see [`Config::from_env`]).
     pub fn from_env() -> Result<Self, Error> {
         let var = |name: &str| std::env::var(name).ok();
         Self::new(Config::from_env(var)?)

@@ -132,6 +132,7 @@ pub fn people_csv(dir: &Path, n: usize) -> PathBuf {
 pub fn spawn(mock: &impl Sim, args: &[&str]) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deepidv"));
     c.env_remove("DEEPIDV_BATCH_DATABASE_URL")
+        .env_remove(deepidv_core::USER_AGENT_SUFFIX_ENV)
         .env("DEEPIDV_API_KEY", DEFAULT_API_KEY)
         .env("DEEPIDV_BASE_URL", mock.url())
         .arg("batch")

@@ -41,11 +41,12 @@ impl Run {
     }
 }
 
-/// The binary with a clean environment (no key, no URL, no colour settings).
+/// The binary with a clean environment (no key, no URL, no user-agent suffix, no colour settings).
 pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_deepidv"));
     c.env_remove("DEEPIDV_API_KEY")
         .env_remove("DEEPIDV_BASE_URL")
+        .env_remove(deepidv_core::USER_AGENT_SUFFIX_ENV)
         .env_remove("NO_COLOR")
         .env_remove("DEEPIDV_LOG")
         .env_remove("RUST_LOG")
