@@ -10,7 +10,6 @@ use deepidv_batch::{
     Counts, DATABASE_URL_ENV, Error, ExportFormat, Input, PostgresStore, Progress, RunOptions,
     SqliteStore, Store,
 };
-use deepidv_core::{ApiKey, BaseUrl, Config};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::{Cli, LateKey, Output};
@@ -166,19 +165,7 @@ async fn run(
         .ok_or_else(|| {
             Error::InvalidInput("no API key: set DEEPIDV_API_KEY or pass --api-key".to_owned())
         })?;
-    let config = Config::new(ApiKey::new(key)?)
-        .with_base_url(BaseUrl::parse(&cli.base_url)?)
-        .with_frontend("cli batch");
-    let mut config = crate::with_user_agent_suffix(config, cli)?;
-    if let Some(t) = cli.request_timeout {
-        if t.is_zero() {
-            return Err(Error::InvalidInput(
-                "--request-timeout must be more than 0".to_owned(),
-            ));
-        }
-        config.request_timeout = t;
-        config.connect_timeout = config.connect_timeout.min(t);
-    }
+    let config = crate::config(cli, key, "cli batch")?;
     if args.concurrency == 0 {
         return Err(Error::InvalidInput(
             "--concurrency must be at least 1".to_owned(),

@@ -222,17 +222,31 @@ fn client(cli: &Cli, late: &LateKey, wait: Option<&WaitArgs>) -> Result<Client, 
                 "no API key: set DEEPIDV_API_KEY or pass --api-key",
             )
         })?;
-    let base_url = BaseUrl::parse(&cli.base_url)?;
+    let mut config = config(cli, key, "cli")?;
+    if let Some(w) = wait {
+        apply_wait(&mut config, w);
+    }
+    Client::new(config)
+}
+
+/// The configuration the global flags describe, for every command that calls the API (`jobs`,
+/// `screening`, `batch run`): the one place they are applied.
+pub(crate) fn config(cli: &Cli, key: &str, frontend: &str) -> Result<Config, Error> {
     let mut config = Config::new(ApiKey::new(key)?)
-        .with_base_url(base_url)
-        .with_frontend("cli");
+        .with_base_url(BaseUrl::parse(&cli.base_url)?)
+        .with_frontend(frontend);
     if let Some(path) = &cli.ca_cert {
         config = config.with_ca_file(path);
     }
     if let Some(proxy) = &cli.proxy {
         config = config.with_proxy(deepidv_core::ProxyUrl::parse(proxy)?);
     }
-    config = with_user_agent_suffix(config, cli)?;
+    // `--user-agent-suffix`, or else `DEEPIDV_USER_AGENT_SUFFIX` read the core's way (a blank value
+    // is unset), so the flag wins and the variable means what it means to `Config::from_env`.
+    config = match &cli.user_agent_suffix {
+        Some(suffix) => config.with_user_agent_suffix(suffix)?,
+        None => config.with_user_agent_suffix_from_env(|name| std::env::var(name).ok())?,
+    };
     if let Some(t) = cli.request_timeout {
         if t.is_zero() {
             return Err(Error::new(
@@ -243,19 +257,7 @@ fn client(cli: &Cli, late: &LateKey, wait: Option<&WaitArgs>) -> Result<Client, 
         config.request_timeout = t;
         config.connect_timeout = config.connect_timeout.min(t);
     }
-    if let Some(w) = wait {
-        apply_wait(&mut config, w);
-    }
-    Client::new(config)
-}
-
-/// `--user-agent-suffix`, or else `DEEPIDV_USER_AGENT_SUFFIX` read the core's way (a blank value is
-/// unset), so the flag wins and the variable means what it means to `Config::from_env`.
-pub(crate) fn with_user_agent_suffix(config: Config, cli: &Cli) -> Result<Config, Error> {
-    match &cli.user_agent_suffix {
-        Some(suffix) => config.with_user_agent_suffix(suffix),
-        None => config.with_user_agent_suffix_from_env(|name| std::env::var(name).ok()),
-    }
+    Ok(config)
 }
 
 /// Maps the wait flags onto the poll policy.

@@ -556,3 +556,70 @@ fn the_user_agent_suffix_is_on_every_request_and_a_bad_one_sends_nothing() {
         );
     }
 }
+
+#[test]
+fn the_network_flags_apply_to_batch_too() {
+    use deepidv_mock::TestPki;
+    use deepidv_mock::proxy::ConnectProxy;
+    let dir = scratch("batch-network");
+    let input = people_csv(&dir, 3);
+    let pki = TestPki::generate(&["127.0.0.1", "api.deepidv.test"]).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let sim = mock(MockConfig {
+        tls: Some(pki.tls()),
+        ..MockConfig::instant()
+    });
+    let run = |state: &str, extra: &[&str]| {
+        let state = dir.join(state);
+        let mut args = vec!["run", "--input", input.to_str().unwrap()];
+        args.extend_from_slice(&["--state", state.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        batch(&sim, &args)
+    };
+
+    // not trusted: exit 7, one line saying what to do, nothing created
+    let done = run("untrusted.db", &[]);
+    assert_eq!(done.code, 7, "{done:#?}");
+    assert!(
+        done.error_line().contains("certificate not trusted")
+            && done.error_line().contains("--ca-cert"),
+        "{done:#?}"
+    );
+    assert_eq!(sim.stats().total_creations, 0);
+
+    // --ca-cert: every person screened
+    let done = run("trusted.db", &["--ca-cert", ca.to_str().unwrap()]);
+    assert_eq!(done.code, 0, "{done:#?}");
+    created_once_each(&sim, 3);
+
+    // --proxy: through a CONNECT tunnel to a host only the proxy can reach
+    let proxy = ConnectProxy::start(sim.addr()).unwrap();
+    let base = format!("https://api.deepidv.test:{}", sim.addr().port());
+    let state = dir.join("proxied.db");
+    let done = batch(
+        &sim,
+        &[
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "--proxy",
+            &proxy.url(),
+            "--base-url",
+            &base,
+        ],
+    );
+    assert_eq!(done.code, 0, "{done:#?}");
+    assert!(!proxy.tunnels().is_empty(), "no tunnel through the proxy");
+    assert_eq!(sim.stats().total_creations, 6, "3 more, through the proxy");
+    assert!(
+        proxy
+            .tunnels()
+            .iter()
+            .all(|t| t.target == format!("api.deepidv.test:{}", sim.addr().port()))
+    );
+}
