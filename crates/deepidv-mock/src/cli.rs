@@ -178,8 +178,7 @@ async fn serve_until_signal(args: MockArgs) -> io::Result<()> {
     };
     let self_signed = match &args.tls_self_signed {
         Some(dir) => {
-            let pki = crate::TestPki::generate(&["localhost"])
-                .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+            let pki = crate::TestPki::generate(&["localhost"]).map_err(io::Error::other)?;
             pki.write_to(dir)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
             Some(pki.tls())
