@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds libdeepidv (release) and the simulator, starts the simulator on a free port, then runs the C
+# Builds libdeepidv (release) and the simulator, starts the simulator on a free port (and a TLS one with a CA made
+# at start-up, --tls-self-signed), then runs the C
 # tests twice: compiled with ASan+UBSan (leak detection on), and a plain build under valgrind. Also runs
 # the two examples. (Linking from an installed prefix with pkg-config: install-test.sh.) Exits non-zero on any
 # failure; the last line is "C tests: N passed, M failed".
@@ -20,8 +21,9 @@ make -B -s -C "$ROOT" CARGO_FLAGS="$CARGO_FLAGS"
 
 WORK="$(mktemp -d)"
 MOCK_PID=""
+TLS_MOCK_PID=""
 cleanup() {
-    if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; wait "$MOCK_PID" 2>/dev/null || true; fi
+    for pid in $MOCK_PID $TLS_MOCK_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -40,6 +42,20 @@ for _ in $(seq 1 100); do
 done
 [ -n "$URL" ] || { echo "simulator did not say where it listens" >&2; exit 1; }
 echo "simulator at $URL"
+
+echo "== starting a TLS simulator with a CA made now (--tls-self-signed)"
+"$MOCK_BIN" --addr 127.0.0.1:0 --tls-self-signed "$WORK/pki" >"$WORK/tls-mock.out" 2>"$WORK/tls-mock.err" &
+TLS_MOCK_PID=$!
+TLS_URL=""
+for _ in $(seq 1 100); do
+    TLS_URL="$(head -n1 "$WORK/tls-mock.out" 2>/dev/null | sed -n 's/^listening on //p')"
+    [ -n "$TLS_URL" ] && break
+    kill -0 "$TLS_MOCK_PID" 2>/dev/null || { cat "$WORK/tls-mock.err" >&2; echo "TLS simulator exited" >&2; exit 1; }
+    sleep 0.1
+done
+[ -n "$TLS_URL" ] || { echo "the TLS simulator did not say where it listens" >&2; exit 1; }
+TLS_CA="$WORK/pki/ca.pem"
+echo "TLS simulator at $TLS_URL, its CA in $TLS_CA"
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -69,7 +85,7 @@ make -s -C "$HERE" LIB="$LIB" SANITIZE=1 BUILD=build/asan
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$HERE/lsan.supp:print_suppressions=0"
-run asan-test_ffi "$HERE/build/asan/test_ffi" "$URL"
+run asan-test_ffi "$HERE/build/asan/test_ffi" "$URL" "$TLS_URL" "$TLS_CA"
 count "$WORK/asan-test_ffi.log"
 run asan-custom_loop "$HERE/build/asan/custom_loop" "$URL"
 run asan-wait env DEEPIDV_API_KEY=sk_test_deepidv_sandbox DEEPIDV_BASE_URL="$URL" "$HERE/build/asan/wait"
@@ -79,7 +95,7 @@ echo "== compiling without sanitizers"
 make -s -C "$HERE" LIB="$LIB" BUILD=build/plain
 if command -v valgrind >/dev/null; then
     run valgrind-test_ffi valgrind -q --error-exitcode=1 --leak-check=full \
-        --suppressions="$HERE/valgrind.supp" "$HERE/build/plain/test_ffi" "$URL"
+        --suppressions="$HERE/valgrind.supp" "$HERE/build/plain/test_ffi" "$URL" "$TLS_URL" "$TLS_CA"
     count "$WORK/valgrind-test_ffi.log"
     run valgrind-custom_loop valgrind -q --error-exitcode=1 --leak-check=full \
         --suppressions="$HERE/valgrind.supp" "$HERE/build/plain/custom_loop" "$URL"

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "deepidv.h"
 
@@ -24,6 +25,8 @@
 
 static atomic_int passed, failed;
 static const char *URL;
+/* A TLS simulator (deepidv-mock --tls-self-signed DIR: https://localhost:PORT) and DIR/ca.pem, when given. */
+static const char *TLS_URL, *TLS_CA;
 static const char BAD_UTF8[] = {(char)0xff, (char)0xfe, 'x', 0};
 
 #define CHECK(cond, ...)                                                          \
@@ -531,6 +534,74 @@ static void test_nulls_and_bad_utf8(void) {
     deepidv_client_free(c);
 }
 
+/* ---- TLS with a private CA -------------------------------------------------------------------------- */
+
+/* One get of a job that does not exist through a client for `url`, trusting `ca` too (NULL: the defaults);
+ * the result, with the error object in *err. */
+static deepidv_result tls_get(const char *url, const char *ca, deepidv_error **err) {
+    deepidv_client_options *o = fast_options();
+    if (ca) CHECK_RC(deepidv_client_options_set_ca_file(o, ca), DEEPIDV_OK);
+    deepidv_client *c = NULL;
+    deepidv_result rc = deepidv_client_new_with_options(KEY, url, o, &c, err);
+    deepidv_client_options_free(o);
+    if (rc != DEEPIDV_OK) return rc;
+    deepidv_job *job = NULL;
+    rc = deepidv_client_get_job_ex(c, "job_not_there", NULL, &job, err);
+    deepidv_job_free(job);
+    deepidv_client_free(c);
+    return rc;
+}
+
+static void test_tls(void) {
+    if (!TLS_URL || !TLS_CA) {
+        printf("tls: skipped (no TLS simulator given: test_ffi URL TLS_URL CA_FILE)\n");
+        return;
+    }
+    /* trusted through the CA file: an HTTP answer came back (404, the job does not exist) */
+    deepidv_error *err = NULL;
+    CHECK_RC(tls_get(TLS_URL, TLS_CA, &err), DEEPIDV_NOT_FOUND);
+    CHECK(err && deepidv_error_http_status(err) == 404, "status %u", err ? deepidv_error_http_status(err) : 0);
+    deepidv_error_free(err);
+
+    /* not trusted: UNAVAILABLE, not retried, one line saying what to do */
+    err = NULL;
+    CHECK_RC(tls_get(TLS_URL, NULL, &err), DEEPIDV_UNAVAILABLE);
+    const char *m = err ? deepidv_error_message(err) : "";
+    CHECK(strstr(m, "certificate not trusted") && strstr(m, "--ca-cert") && strstr(m, "DEEPIDV_CA_BUNDLE"), "%s", m);
+    CHECK(strstr(m, "gave up") == NULL, "retried: %s", m);
+    CHECK(strchr(m, '\n') == NULL, "one line: %s", m);
+    deepidv_error_free(err);
+
+    /* the certificate is for localhost: the same server as 127.0.0.1 is another host */
+    char other[256];
+    const char *host = strstr(TLS_URL, "localhost");
+    CHECK(host != NULL, "TLS URL names localhost: %s", TLS_URL);
+    if (host) {
+        snprintf(other, sizeof other, "%.*s127.0.0.1%s", (int)(host - TLS_URL), TLS_URL, host + strlen("localhost"));
+        err = NULL;
+        CHECK_RC(tls_get(other, TLS_CA, &err), DEEPIDV_UNAVAILABLE);
+        m = err ? deepidv_error_message(err) : "";
+        CHECK(strstr(m, "certificate is for another host") != NULL, "%s", m);
+        CHECK(strstr(m, "gave up") == NULL, "retried: %s", m);
+        deepidv_error_free(err);
+    }
+
+    /* a CA file that is not PEM: INVALID_ARGUMENT naming it, before any request */
+    char bad[] = "/tmp/deepidv-not-a-pem-XXXXXX";
+    int fd = mkstemp(bad);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) {
+        CHECK(write(fd, "not a certificate\n", 18) == 18, "write");
+        close(fd);
+        err = NULL;
+        CHECK_RC(tls_get(TLS_URL, bad, &err), DEEPIDV_INVALID_ARGUMENT);
+        m = err ? deepidv_error_message(err) : deepidv_last_error();
+        CHECK(strstr(m, bad) != NULL, "file not named: %s", m);
+        deepidv_error_free(err);
+        unlink(bad);
+    }
+}
+
 /* ---- cancellation -------------------------------------------------------------------------------- */
 
 static void *cancel_later(void *p) {
@@ -938,8 +1009,10 @@ static void test_log_callback(void) {
 
 int main(int argc, char **argv) {
     URL = argc > 1 ? argv[1] : getenv("DEEPIDV_MOCK_URL");
+    TLS_URL = argc > 3 ? argv[2] : NULL;
+    TLS_CA = argc > 3 ? argv[3] : NULL;
     if (!URL) {
-        fprintf(stderr, "usage: %s BASE_URL (of a running deepidv-mock)\n", argv[0]);
+        fprintf(stderr, "usage: %s BASE_URL [TLS_URL CA_FILE] (of running deepidv-mock processes)\n", argv[0]);
         return 2;
     }
     struct {
@@ -953,6 +1026,7 @@ int main(int argc, char **argv) {
         {"expired", test_expired},
         {"nulls_and_bad_utf8", test_nulls_and_bad_utf8},
         {"network_options", test_network_options},
+        {"tls", test_tls},
         {"user_agent_suffix", test_user_agent_suffix},
         {"cancel", test_cancel},
         {"poller", test_poller},
