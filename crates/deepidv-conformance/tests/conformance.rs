@@ -679,7 +679,8 @@ fn deadline_is_a_timeout<A: Adapter>() {
     assert_eq!(err.code(), 3);
     assert!(err.to_string().contains("did not finish"), "{err}");
     assert!(err.to_string().contains("pending"), "{err}");
-    assert!(elapsed >= Duration::from_millis(290), "{elapsed:?}");
+    // the last poll goes out a tenth of the wait (30 ms) before the deadline, and its answer ends it
+    assert!(elapsed >= Duration::from_millis(265), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     assert!(job_requests(&mock, &id).len() >= 3);
 }

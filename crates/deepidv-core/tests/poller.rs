@@ -80,7 +80,7 @@ fn the_schedule_is_a_function_of_the_seed() {
 }
 
 #[test]
-fn deadline_is_never_slept_past_and_the_last_poll_lands_on_it() {
+fn deadline_is_never_slept_past_and_the_last_poll_lands_just_before_it() {
     let mut c = config();
     c.poll.timeout = 11 * S;
     let mut p = Poller::wait(arc(c), id(), 5 * S, wall(), 3);
@@ -92,16 +92,24 @@ fn deadline_is_never_slept_past_and_the_last_poll_lands_on_it() {
     assert_eq!(e.code(), 3);
     assert!(e.to_string().contains("last status: pending"), "{e}");
     let deadline = 16 * S;
-    assert_eq!(*run.sends().last().unwrap(), deadline);
+    // An 11 s wait: the last poll goes out 250 ms before the deadline, and its
+    // answer (not a later poll) ends the wait.
+    let last_call = deadline - 250 * MS;
+    assert_eq!(*run.sends().last().unwrap(), last_call);
     for s in &run.steps {
-        if let Step::Waited { until, .. } = s {
-            assert!(
-                *until <= deadline,
-                "waited until {until:?} past the deadline"
-            );
+        match s {
+            Step::Waited { until, .. } => assert!(
+                *until <= last_call,
+                "waited until {until:?} past the last call"
+            ),
+            Step::Sent { at, timeout, .. } => assert!(
+                *at + *timeout <= deadline,
+                "sent at {at:?} with a {timeout:?} timeout"
+            ),
+            Step::Event(..) => {}
         }
     }
-    assert_eq!(run.end, deadline);
+    assert_eq!(run.end, last_call);
 }
 
 #[test]
@@ -119,8 +127,8 @@ fn request_timeout_is_bounded_by_the_remaining_time() {
     for s in &run.steps {
         if let Step::Sent { at, timeout, .. } = s {
             assert!(
-                *timeout <= (10 * S).saturating_sub(*at).max(S),
-                "timeout {timeout:?} at {at:?}"
+                *at + *timeout <= 10 * S,
+                "timeout {timeout:?} at {at:?} outlives the deadline"
             );
         }
     }
@@ -244,7 +252,7 @@ fn retry_after_is_honoured_capped_and_never_past_the_deadline() {
         }
     });
     assert_eq!(run.sends(), [Duration::ZERO, 60 * S]);
-    // Never past the deadline: the retry lands on it.
+    // Never past the last call: the retry lands 250 ms before the deadline.
     let mut c = config();
     c.poll.timeout = 10 * S;
     let mut n = 0;
@@ -262,7 +270,7 @@ fn retry_after_is_honoured_capped_and_never_past_the_deadline() {
             }
         },
     );
-    assert_eq!(run.sends(), [Duration::ZERO, 10 * S]);
+    assert_eq!(run.sends(), [Duration::ZERO, 10 * S - 250 * MS]);
     assert_eq!(
         run.outcome.as_ref().unwrap_err().clone().kind(),
         ErrorKind::Timeout
@@ -585,9 +593,10 @@ fn with_timeout_is_a_wait_with_that_deadline() {
     assert_eq!(by_call.sends(), by_config.sends());
     assert_eq!(
         *by_call.sends().last().unwrap(),
-        8 * S,
-        "the last poll lands on start + 7 s"
+        8 * S - 250 * MS,
+        "the last poll lands 250 ms before start + 7 s"
     );
+    assert_eq!(by_call.end, 8 * S - 250 * MS);
     let e = by_call.outcome.as_ref().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(e.to_string().contains("7s"), "{e}");
