@@ -547,6 +547,15 @@ pub fn poller_outcome(data: &[u8]) -> String {
                     "{sends} requests sent, over the budget of {budget} ({config:?})"
                 );
                 assert!(timeout > Duration::ZERO && timeout <= config.request_timeout);
+                if let Some(deadline) = poller.deadline() {
+                    // Nothing is sent at or after the deadline, and no request
+                    // outlives it (but for the 1 ms floor of a timeout).
+                    assert!(now < deadline, "sent at {now:?}, deadline {deadline:?}");
+                    assert!(
+                        now + timeout <= deadline || timeout == Duration::from_millis(1),
+                        "sent at {now:?} with a {timeout:?} timeout, past the deadline {deadline:?}"
+                    );
+                }
                 assert_eq!(request.method(), http::Method::GET);
                 assert_eq!(request.uri().path(), format!("/v1/async-jobs/{POLLER_JOB}"));
                 now += s.advance();
@@ -631,7 +640,7 @@ fn send_budget(config: &Config, wait: bool, timeout: Duration) -> u64 {
         return u64::from(config.retry.call_max_retries) + 1;
     }
     // Snapshots are at least interval × (1 − jitter) apart, except the last one,
-    // which lands on the deadline; between two of them at most
+    // which lands just before the deadline; between two of them at most
     // `wait_max_failures − 1` transient failures are retried.
     let min_gap = config
         .poll
@@ -742,8 +751,13 @@ fn check_outcome(
                 }
                 ErrorKind::Timeout => {
                     assert!(wait, "a get never times out");
+                    // The last poll goes out at most 250 ms before the deadline,
+                    // and its answer may end the wait then.
                     let d = deadline.unwrap();
-                    assert!(now >= d, "timed out at {now:?}, before the deadline {d:?}");
+                    assert!(
+                        now + Duration::from_millis(250) >= d,
+                        "timed out at {now:?}, long before the deadline {d:?}"
+                    );
                 }
                 ErrorKind::InvalidArgument => panic!("invalid argument after a valid start: {e}"),
                 _ => {}

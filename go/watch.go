@@ -85,8 +85,9 @@ func (cl *Client) Watch(ctx context.Context, id string) (*Watch, error) {
 }
 
 // ResumeWatch resumes a watch saved with Watch.Save, keeping its original deadline (time spent stopped
-// counts; a wait whose budget is spent polls once more). A 404 for a job the saved watch had seen is
-// reported as expired (Error.Expired). A state that is not a saved watch is ErrInvalidArgument.
+// counts; a wait whose deadline has passed ends in ErrTimeout without polling). A 404 for a job the saved
+// watch had seen is reported as expired (Error.Expired). A state that is not a saved watch is
+// ErrInvalidArgument.
 func (cl *Client) ResumeWatch(ctx context.Context, state []byte) (*Watch, error) {
 	if bytes.IndexByte(state, 0) >= 0 {
 		return nil, invalid("the saved state contains a NUL byte")

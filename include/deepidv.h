@@ -886,7 +886,7 @@ deepidv_result deepidv_poller_new_get(const char *api_key,
  *
  * Any time is fine, even while a request is in flight (that request is not part of the state: its
  * answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
- * once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
+ * once more, if its deadline has not passed). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
  * `deepidv_poller_new_get` (only waits resume: start a get again instead).
  *
  * # Safety
@@ -900,7 +900,8 @@ deepidv_result deepidv_poller_save(const deepidv_poller *poller,
 /**
  * Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
  * original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
- * whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
+ * whose deadline has passed ends in `DEEPIDV_TIMEOUT` at its first poll, without a request (one could
+ * only outlive the deadline).
  * The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
  * whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
  *

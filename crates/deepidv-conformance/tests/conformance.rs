@@ -679,9 +679,52 @@ fn deadline_is_a_timeout<A: Adapter>() {
     assert_eq!(err.code(), 3);
     assert!(err.to_string().contains("did not finish"), "{err}");
     assert!(err.to_string().contains("pending"), "{err}");
-    assert!(elapsed >= Duration::from_millis(290), "{elapsed:?}");
+    // the last poll goes out a tenth of the wait (30 ms) before the deadline, and its answer ends it
+    assert!(elapsed >= Duration::from_millis(265), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
     assert!(job_requests(&mock, &id).len() >= 3);
+}
+
+/// A slow server cannot push a wait past its deadline: with every answer delayed
+/// and a request timeout (30 s) far longer than the wait (1.5 s), the last poll
+/// goes out before the deadline with only the time left to answer, so the wait
+/// ends on its deadline, not up to a second after it.
+fn a_slow_server_cannot_push_a_wait_past_its_deadline<A: Adapter>() {
+    let budget = Duration::from_millis(1500);
+    let lead = budget / 10; // the last poll goes out at most this long before the deadline
+    let slack = Duration::from_millis(150);
+    // 400 ms: the last poll would be answered after the deadline; 1200 ms: it
+    // would time out after it (a request sent on the deadline got a 1 s timeout).
+    let mut ends = Vec::new();
+    for latency in [Duration::from_millis(400), Duration::from_millis(1200)] {
+        let mock = mock(MockConfig {
+            latency,
+            ..MockConfig::instant()
+        });
+        let c: A = client_with(&mock, |c| c.request_timeout = Duration::from_secs(30));
+        let id = slow_job(&mock);
+        let start = Instant::now();
+        let err = c.wait_for(&id, budget).unwrap_err();
+        let elapsed = start.elapsed();
+        eprintln!(
+            "{}: latency {latency:?}, wait_for({budget:?}) ended after {elapsed:?}",
+            A::NAME
+        );
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        assert!(!job_requests(&mock, &id).is_empty());
+        ends.push((latency, elapsed));
+    }
+    for (latency, elapsed) in ends {
+        assert!(
+            elapsed <= budget + slack,
+            "latency {latency:?}: ended {elapsed:?} after the start, past the {budget:?} deadline"
+        );
+        assert!(
+            elapsed >= budget - lead,
+            "latency {latency:?}: ended early, after {elapsed:?}"
+        );
+    }
 }
 
 fn cancellation<A: Adapter>() {
@@ -999,6 +1042,7 @@ conformance!(
     idempotent_create,
     retried_create_reuses_its_key,
     deadline_is_a_timeout,
+    a_slow_server_cannot_push_a_wait_past_its_deadline,
     cancellation,
     many_concurrent_waits,
     resume_from_saved_state,

@@ -13,6 +13,12 @@ use crate::machine::{Action, Event, TransportError, TransportErrorKind};
 use crate::rng::Rng;
 use crate::sanitize::terminal_safe;
 
+/// The longest a wait's last request goes out before its deadline.
+const MAX_LEAD: Duration = Duration::from_millis(250);
+
+/// The shortest timeout a request is given (only so that it is never zero).
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_millis(1);
+
 /// A request built once and copied for every attempt: a machine's method, URI,
 /// headers and body never change between attempts (which is also what keeps a
 /// retried POST's `Idempotency-Key` the same), so they are validated only once.
@@ -52,9 +58,12 @@ pub(crate) struct Engine<T> {
     template: Option<Box<Template>>,
     pub(crate) start: Duration,
     wall_start: SystemTime,
-    pub(crate) deadline: Option<Duration>,
+    deadline: Option<Duration>,
+    /// The last instant a request may be sent, a little before the deadline so its
+    /// answer arrives by it (see [`Engine::set_deadline`]); `None` without a deadline.
+    last_call: Option<Duration>,
     max_failures: u32,
-    pub(crate) next_at: Duration,
+    next_at: Duration,
     in_flight: bool,
     /// The `now` the request in flight was handed out at.
     sent_at: Duration,
@@ -80,6 +89,7 @@ impl<T> Engine<T> {
             start: now,
             wall_start: wall,
             deadline: None,
+            last_call: None,
             max_failures: max_failures.max(1),
             next_at: now,
             in_flight: false,
@@ -189,11 +199,13 @@ impl<T> Engine<T> {
                 self.in_flight = true;
                 self.sent_at = now;
                 self.attempts += 1;
+                // No request outlives the deadline (the 1 ms floor only keeps
+                // the timeout from being zero).
                 let timeout = match self.deadline {
                     Some(d) => self
                         .config
                         .request_timeout
-                        .min(d.saturating_sub(now).max(Duration::from_secs(1))),
+                        .min(d.saturating_sub(now).max(MIN_REQUEST_TIMEOUT)),
                     None => self.config.request_timeout,
                 };
                 Action::Send {
@@ -209,20 +221,49 @@ impl<T> Engine<T> {
         }
     }
 
-    pub(crate) fn past_deadline(&self, now: Duration) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
+    /// Gives the machine a deadline, `budget` being the whole time it was given
+    /// (for a resumed wait, more than what is left). The last request goes out
+    /// `lead` before the deadline, `lead` = min(250 ms, budget / 10), so that its
+    /// answer can arrive by the deadline; never before the machine's start.
+    /// Reschedules `next_at` within it.
+    pub(crate) fn set_deadline(&mut self, deadline: Duration, budget: Duration) {
+        let lead = MAX_LEAD.min(budget / 10);
+        self.deadline = Some(deadline);
+        self.last_call = Some(deadline.saturating_sub(lead).max(self.start));
+        self.schedule(self.next_at);
     }
 
-    /// Schedules `next_at`, never past the deadline.
+    /// The deadline, if the machine has one.
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Whether the last request the deadline leaves time for has gone out (and
+    /// been answered, when this is asked on an answer): the machine should end.
+    pub(crate) fn past_last_call(&self, now: Duration) -> bool {
+        self.last_call.is_some_and(|l| now >= l)
+    }
+
+    /// Whether a `poll` at `now` comes too late to do anything but end: the
+    /// deadline has passed, no request is in flight and no outcome is pending.
+    pub(crate) fn overdue(&self, now: Duration) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+            && !self.in_flight
+            && !self.finished
+            && self.outcome.is_none()
+    }
+
+    /// Schedules `next_at`, never past the last call (see [`Engine::set_deadline`]).
     pub(crate) fn schedule(&mut self, at: Duration) {
-        self.next_at = match self.deadline {
-            Some(d) => at.min(d),
+        self.next_at = match self.last_call {
+            Some(l) => at.min(l),
             None => at,
         };
     }
 
     /// A transient failure: retry after a backoff (or `Retry-After`), or give up.
-    /// `on_deadline` builds the error for a deadline that passed.
+    /// `on_deadline` builds the error for a failure with no time left to retry
+    /// (at or after the last call).
     pub(crate) fn transient(
         &mut self,
         now: Duration,
@@ -239,7 +280,8 @@ impl<T> Engine<T> {
             self.outcome = Some(Err(error.rewrite(msg)));
             return;
         }
-        if self.past_deadline(now) {
+        // No time left for another request: end with the deadline's error.
+        if self.past_last_call(now) {
             self.outcome = Some(Err(on_deadline(&error)));
             return;
         }

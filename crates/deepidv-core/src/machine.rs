@@ -24,7 +24,8 @@ pub enum Action<T> {
     Send {
         /// The request, ready to go.
         request: Request<Vec<u8>>,
-        /// How long this request may take, all included.
+        /// How long this request may take, all included. For a wait, never past
+        /// its deadline.
         timeout: Duration,
         /// Largest body the machine accepts: read at most one byte past it (so
         /// the machine sees that the answer was too large) and no more.
@@ -222,7 +223,8 @@ impl fmt::Display for Event {
 ///   the outcome), and [`poll_event`](Machine::poll_event), which drains
 ///   [`Event`]s for observers.
 /// - **Timers** — there is no separate timer call: [`Action::WaitUntil`] names the
-///   instant (the next poll, a backoff, or at the latest the deadline) after which
+///   instant (the next poll, a backoff, or at the latest a wait's last poll, just
+///   before its deadline) after which
 ///   the caller calls [`poll`](Machine::poll) again.
 pub trait Machine {
     /// What the machine produces when it is done.

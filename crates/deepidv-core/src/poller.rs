@@ -88,7 +88,10 @@ impl Poller {
     }
 
     /// Polls the job until it is `ready` or `failed`, or the deadline
-    /// (`poll.timeout`) passes. The last poll lands on the deadline.
+    /// (`poll.timeout`) passes. The last poll lands just before the deadline
+    /// (at most 250 ms before it, a tenth of the wait for waits under 2.5 s) so
+    /// that its answer arrives by it, and no request outlives the deadline: each
+    /// one's timeout is at most the time left.
     pub fn wait(
         config: Arc<Config>,
         job_id: JobId,
@@ -98,8 +101,8 @@ impl Poller {
     ) -> Self {
         let max = config.retry.wait_max_failures;
         let mut p = Self::new(config, Mode::Wait, job_id, now, wall, seed, max);
-        p.engine.deadline = Some(now + p.timeout);
-        p.engine.next_at = (now + p.engine.config.poll.first_delay).min(now + p.timeout);
+        p.engine.set_deadline(now + p.timeout, p.timeout);
+        p.engine.schedule(now + p.engine.config.poll.first_delay);
         p
     }
 
@@ -130,16 +133,18 @@ impl Poller {
     /// returned unchanged.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         if self.mode == Mode::Wait {
-            let deadline = self.engine.start + timeout;
             self.timeout = timeout;
-            self.engine.deadline = Some(deadline);
-            self.engine.next_at = self.engine.next_at.min(deadline);
+            self.engine
+                .set_deadline(self.engine.start + timeout, timeout);
         }
         self
     }
 
     /// Resumes a wait saved with [`Poller::state`]. Its deadline is the original
-    /// one, measured on the wall clock: time spent stopped counts.
+    /// one, measured on the wall clock: time spent stopped counts. It polls at
+    /// once if time is left (its last poll lands just before the deadline, as in
+    /// [`Poller::wait`]); a wait whose deadline has passed ends with the timeout
+    /// at its first [`poll`](Machine::poll), without a request.
     pub fn resume(
         config: Arc<Config>,
         state: PollerState,
@@ -160,8 +165,10 @@ impl Poller {
         p.seen = state.seen;
         p.engine.attempts = state.attempts;
         p.engine.failures = state.consecutive_failures;
-        p.engine.deadline = Some(now + remaining);
-        p.engine.next_at = now;
+        // The last call keeps the whole wait's lead (from `timeout`, not from
+        // what is left), and is never before `now`: a resumed wait with time
+        // left polls at least once.
+        p.engine.set_deadline(now + remaining, timeout);
         p
     }
 
@@ -198,7 +205,7 @@ impl Poller {
 
     /// The wait's deadline on the caller's clock (`None` for a get).
     pub fn deadline(&self) -> Option<Duration> {
-        self.engine.deadline
+        self.engine.deadline()
     }
 
     fn timeout_error(&self, last: Option<&Error>) -> Error {
@@ -244,7 +251,8 @@ impl Poller {
         match job.state {
             JobState::Ready(_) => self.engine.outcome = Some(Ok(job)),
             JobState::Failed(_) => self.engine.outcome = Some(Err(Error::job_failed(job))),
-            _ if self.engine.past_deadline(now) => {
+            // The last poll the deadline leaves time for has been answered.
+            _ if self.engine.past_last_call(now) => {
                 self.engine.outcome = Some(Err(self.timeout_error(None)));
             }
             _ => {
@@ -294,6 +302,11 @@ impl Machine for Poller {
     type Output = Job;
 
     fn poll(&mut self, now: Duration) -> Action<Job> {
+        // A driver that comes back after the deadline gets the timeout, not a
+        // request that could only outlive it.
+        if self.engine.overdue(now) {
+            self.engine.outcome = Some(Err(self.timeout_error(None)));
+        }
         let id = &self.job_id;
         self.engine.poll(now, |c| c.get_job_request(id))
     }

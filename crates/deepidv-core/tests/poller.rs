@@ -80,7 +80,7 @@ fn the_schedule_is_a_function_of_the_seed() {
 }
 
 #[test]
-fn deadline_is_never_slept_past_and_the_last_poll_lands_on_it() {
+fn deadline_is_never_slept_past_and_the_last_poll_lands_just_before_it() {
     let mut c = config();
     c.poll.timeout = 11 * S;
     let mut p = Poller::wait(arc(c), id(), 5 * S, wall(), 3);
@@ -92,16 +92,24 @@ fn deadline_is_never_slept_past_and_the_last_poll_lands_on_it() {
     assert_eq!(e.code(), 3);
     assert!(e.to_string().contains("last status: pending"), "{e}");
     let deadline = 16 * S;
-    assert_eq!(*run.sends().last().unwrap(), deadline);
+    // An 11 s wait: the last poll goes out 250 ms before the deadline, and its
+    // answer (not a later poll) ends the wait.
+    let last_call = deadline - 250 * MS;
+    assert_eq!(*run.sends().last().unwrap(), last_call);
     for s in &run.steps {
-        if let Step::Waited { until, .. } = s {
-            assert!(
-                *until <= deadline,
-                "waited until {until:?} past the deadline"
-            );
+        match s {
+            Step::Waited { until, .. } => assert!(
+                *until <= last_call,
+                "waited until {until:?} past the last call"
+            ),
+            Step::Sent { at, timeout, .. } => assert!(
+                *at + *timeout <= deadline,
+                "sent at {at:?} with a {timeout:?} timeout"
+            ),
+            Step::Event(..) => {}
         }
     }
-    assert_eq!(run.end, deadline);
+    assert_eq!(run.end, last_call);
 }
 
 #[test]
@@ -119,8 +127,8 @@ fn request_timeout_is_bounded_by_the_remaining_time() {
     for s in &run.steps {
         if let Step::Sent { at, timeout, .. } = s {
             assert!(
-                *timeout <= (10 * S).saturating_sub(*at).max(S),
-                "timeout {timeout:?} at {at:?}"
+                *at + *timeout <= 10 * S,
+                "timeout {timeout:?} at {at:?} outlives the deadline"
             );
         }
     }
@@ -244,7 +252,7 @@ fn retry_after_is_honoured_capped_and_never_past_the_deadline() {
         }
     });
     assert_eq!(run.sends(), [Duration::ZERO, 60 * S]);
-    // Never past the deadline: the retry lands on it.
+    // Never past the last call: the retry lands 250 ms before the deadline.
     let mut c = config();
     c.poll.timeout = 10 * S;
     let mut n = 0;
@@ -262,7 +270,7 @@ fn retry_after_is_honoured_capped_and_never_past_the_deadline() {
             }
         },
     );
-    assert_eq!(run.sends(), [Duration::ZERO, 10 * S]);
+    assert_eq!(run.sends(), [Duration::ZERO, 10 * S - 250 * MS]);
     assert_eq!(
         run.outcome.as_ref().unwrap_err().clone().kind(),
         ErrorKind::Timeout
@@ -585,9 +593,10 @@ fn with_timeout_is_a_wait_with_that_deadline() {
     assert_eq!(by_call.sends(), by_config.sends());
     assert_eq!(
         *by_call.sends().last().unwrap(),
-        8 * S,
-        "the last poll lands on start + 7 s"
+        8 * S - 250 * MS,
+        "the last poll lands 250 ms before start + 7 s"
     );
+    assert_eq!(by_call.end, 8 * S - 250 * MS);
     let e = by_call.outcome.as_ref().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(e.to_string().contains("7s"), "{e}");
@@ -650,4 +659,271 @@ fn certificate_failures_are_not_retried_and_say_what_to_do() {
             );
         }
     }
+}
+
+// A wait ends on its deadline: the last poll goes out a little before it (the
+// "last call", at most 250 ms and a tenth of the wait before it), no request
+// outlives the deadline, and nothing is sent at or after it.
+
+/// A 1 s wait started at 2 s, polling every 600 ms without jitter: its last call
+/// is 100 ms (a tenth of it) before its deadline, at 2.9 s.
+fn short_wait(seed: u64) -> Poller {
+    let mut c = config();
+    c.poll.timeout = S;
+    c.poll.interval = 600 * MS;
+    c.poll.multiplier = 1.0;
+    c.poll.jitter = 0.0;
+    Poller::wait(arc(c), id(), 2 * S, wall(), seed)
+}
+
+const SHORT_DEADLINE: Duration = Duration::from_secs(3);
+const SHORT_LAST_CALL: Duration = Duration::from_millis(2900);
+
+fn timeouts(run: &Run<deepidv_core::Job>) -> Vec<(Duration, Duration)> {
+    run.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Sent { at, timeout, .. } => Some((*at, *timeout)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn retry_delays(run: &Run<deepidv_core::Job>) -> Vec<Duration> {
+    run.events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retrying { delay, .. } => Some(*delay),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_last_poll_goes_out_at_the_last_call_when_the_schedule_would_pass_it() {
+    // The poll interval: 2.6 s + 600 ms would pass 2.9 s.
+    let run = drive(&mut short_wait(1), 2 * S, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "pending")
+    });
+    assert_eq!(
+        timeouts(&run),
+        [
+            (2 * S, S),
+            (2600 * MS, 400 * MS),
+            (SHORT_LAST_CALL, 100 * MS)
+        ],
+        "each request gets exactly the time left"
+    );
+    let e = run.outcome.as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.to_string().contains("last status: pending"), "{e}");
+    assert_eq!(run.end, SHORT_LAST_CALL, "its answer ends the wait");
+
+    // A Retry-After: 2.6 s + 1 s would pass it.
+    let mut n = 0;
+    let run = drive(&mut short_wait(1), 2 * S, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        match n {
+            2 => Answer::Http(429, vec![("retry-after", "1".into())], String::new()),
+            _ => status("job_abc", "pending"),
+        }
+    });
+    assert_eq!(run.sends(), [2 * S, 2600 * MS, SHORT_LAST_CALL]);
+    assert_eq!(
+        retry_delays(&run),
+        [300 * MS],
+        "the retry says when it goes"
+    );
+    assert_eq!(run.outcome.as_ref().unwrap_err().kind(), ErrorKind::Timeout);
+
+    // A backoff (full jitter up to 10 s): never past the last call, and on it
+    // whenever the draw would pass it.
+    let mut on_the_last_call = 0;
+    for seed in 0..20 {
+        let mut c = config();
+        c.poll.timeout = S;
+        c.poll.interval = 600 * MS;
+        c.poll.jitter = 0.0;
+        c.retry.initial_backoff = 10 * S;
+        let mut p = Poller::wait(arc(c), id(), 2 * S, wall(), seed);
+        let mut n = 0;
+        let run = drive(&mut p, 2 * S, Duration::ZERO, 100, |_, _| {
+            n += 1;
+            match n {
+                2 => http(503, ""),
+                _ => status("job_abc", "pending"),
+            }
+        });
+        let sends = run.sends();
+        let retry = sends[2];
+        assert!(retry <= SHORT_LAST_CALL, "seed {seed}: retry at {retry:?}");
+        assert_eq!(retry_delays(&run), [retry - 2600 * MS], "seed {seed}");
+        if retry == SHORT_LAST_CALL {
+            on_the_last_call += 1;
+        }
+        assert_eq!(*sends.last().unwrap(), SHORT_LAST_CALL, "seed {seed}");
+    }
+    assert!(on_the_last_call >= 15, "{on_the_last_call} of 20");
+}
+
+#[test]
+fn a_transient_failure_after_the_last_call_ends_with_the_timeout_and_the_last_error() {
+    // The last poll answers 503: no time is left for a retry.
+    let mut n = 0;
+    let run = drive(&mut short_wait(1), 2 * S, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        match n {
+            3 => http(503, r#"{"message":"overloaded"}"#),
+            _ => status("job_abc", "pending"),
+        }
+    });
+    assert_eq!(run.sends(), [2 * S, 2600 * MS, SHORT_LAST_CALL]);
+    let e = run.outcome.as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("did not finish within 1s")
+            && text.contains("last status: pending")
+            && text.contains("last error")
+            && text.contains("overloaded")
+            && text.contains("HTTP 503"),
+        "{text}"
+    );
+    assert!(retry_delays(&run).is_empty(), "no retry announced");
+    assert_eq!(run.end, SHORT_LAST_CALL);
+
+    // The last poll is never answered: cut off at its timeout, on the deadline.
+    let mut n = 0;
+    let run = drive_timed(&mut short_wait(1), 2 * S, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        let latency = if n == 3 { 5 * S } else { Duration::ZERO };
+        (latency, status("job_abc", "pending"))
+    });
+    let e = run.outcome.as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        e.to_string().contains("last error") && e.to_string().contains("timed out"),
+        "{e}"
+    );
+    assert_eq!(run.end, SHORT_DEADLINE, "not a second after it");
+
+    // A failure before the last call is still retried, by the last call.
+    let mut n = 0;
+    let run = drive(&mut short_wait(1), 2 * S, Duration::ZERO, 100, |_, _| {
+        n += 1;
+        match n {
+            1 => status("job_abc", "pending"),
+            2 => http(503, ""),
+            _ => status("job_abc", "ready"),
+        }
+    });
+    assert!(run.outcome.is_ok());
+    assert_eq!(retry_delays(&run).len(), 1);
+    assert!(run.sends()[2] <= SHORT_LAST_CALL);
+}
+
+#[test]
+fn a_late_driver_gets_the_timeout_without_a_request() {
+    use deepidv_core::Action;
+    for late in [SHORT_DEADLINE, SHORT_DEADLINE + MS, 60 * S] {
+        let mut p = short_wait(1);
+        assert!(matches!(p.poll(2 * S), Action::Send { .. }));
+        p.handle_response(2 * S, &response(&job_body("job_abc", "pending")));
+        assert!(matches!(p.poll(2 * S), Action::WaitUntil(t) if t == 2600 * MS));
+        // The driver comes back at or after the deadline: nothing is sent.
+        match p.poll(late) {
+            Action::Done(Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+                assert!(e.to_string().contains("last status: pending"), "{e}");
+            }
+            other => panic!("late by {late:?}: expected the timeout, got {other:?}"),
+        }
+        assert_eq!(p.attempts(), 1);
+    }
+    // Late, but before the deadline: one more request, with the time left.
+    let mut p = short_wait(1);
+    assert!(matches!(p.poll(2 * S), Action::Send { .. }));
+    p.handle_response(2 * S, &response(&job_body("job_abc", "pending")));
+    match p.poll(2950 * MS) {
+        Action::Send { timeout, .. } => assert_eq!(timeout, 50 * MS),
+        other => panic!("expected a request, got {other:?}"),
+    }
+    // A wait of no time at all sends nothing.
+    let mut p = wait(1).with_timeout(Duration::ZERO);
+    assert!(matches!(
+        p.poll(Duration::ZERO),
+        Action::Done(Err(e)) if e.kind() == ErrorKind::Timeout
+    ));
+    // A get has no deadline: however late, it sends.
+    let mut g = Poller::get(arc(config()), id(), Duration::ZERO, wall(), 1);
+    assert!(matches!(g.poll(3600 * S), Action::Send { .. }));
+}
+
+#[test]
+fn a_resumed_wait_keeps_the_rules() {
+    use deepidv_core::Action;
+    // A 2 s wait (a 200 ms lead), polled once, then saved.
+    let mut c = config();
+    c.poll.timeout = 2 * S;
+    c.poll.interval = 300 * MS;
+    c.poll.multiplier = 1.0;
+    c.poll.jitter = 0.0;
+    let config = arc(c);
+    let mut p = Poller::wait(config.clone(), id(), Duration::ZERO, wall(), 5);
+    assert!(matches!(p.poll(Duration::ZERO), Action::Send { .. }));
+    p.handle_response(Duration::ZERO, &response(&job_body("job_abc", "pending")));
+    let state = p.state();
+    let origin = 1000 * S;
+
+    // Resumed 1 s later: 1 s left. The lead is the whole wait's (200 ms), not
+    // that of what is left (100 ms): the last poll goes out at +800 ms.
+    let mut q = Poller::resume(config.clone(), state.clone(), origin, wall() + S);
+    assert_eq!(q.deadline(), Some(origin + S));
+    let run = drive(&mut q, origin, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "pending")
+    });
+    assert_eq!(
+        timeouts(&run),
+        [
+            (origin, S),
+            (origin + 300 * MS, 700 * MS),
+            (origin + 600 * MS, 400 * MS),
+            (origin + 800 * MS, 200 * MS)
+        ]
+    );
+    assert_eq!(run.outcome.as_ref().unwrap_err().kind(), ErrorKind::Timeout);
+    assert_eq!(run.end, origin + 800 * MS);
+
+    // Resumed with less than the lead left: one poll at once, with what is left.
+    let late = wall() + 1900 * MS;
+    let mut q = Poller::resume(config.clone(), state.clone(), origin, late);
+    let run = drive(&mut q, origin, Duration::ZERO, 100, |_, _| {
+        status("job_abc", "pending")
+    });
+    assert_eq!(timeouts(&run), [(origin, 100 * MS)]);
+    assert_eq!(run.outcome.as_ref().unwrap_err().kind(), ErrorKind::Timeout);
+    // ... and when it is not answered, the wait still ends on the deadline.
+    let mut q = Poller::resume(config.clone(), state.clone(), origin, late);
+    let run = drive_timed(&mut q, origin, Duration::ZERO, 100, |_, _| {
+        (S, status("job_abc", "ready"))
+    });
+    let e = run.outcome.as_ref().unwrap_err();
+    assert!(
+        e.kind() == ErrorKind::Timeout && e.to_string().contains("timed out"),
+        "{e}"
+    );
+    assert_eq!(run.end, origin + 100 * MS);
+
+    // Resumed after its deadline: the timeout, and no request.
+    let mut q = Poller::resume(config, state, origin, wall() + 3 * S);
+    assert_eq!(q.deadline(), Some(origin));
+    match q.poll(origin) {
+        Action::Done(Err(e)) => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
+        other => panic!("expected the timeout, got {other:?}"),
+    }
+    assert_eq!(q.attempts(), 1, "only the request made before the save");
+}
+
+fn response(body: &str) -> deepidv_core::http::Response<Vec<u8>> {
+    deepidv_core::http::Response::new(body.as_bytes().to_vec())
 }

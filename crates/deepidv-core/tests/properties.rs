@@ -116,6 +116,8 @@ proptest! {
         let policy = c.poll.clone();
         let retry = c.retry.clone();
         let deadline = c.poll.timeout;
+        // The last poll goes out this long before the deadline.
+        let last_call = deadline - Duration::from_millis(250).min(deadline / 10);
         let mut p = Poller::wait(arc(c), JobId::new("job_abc").unwrap(), Duration::ZERO, wall(), seed);
         let latency = Duration::from_millis(latency_ms);
         let mut i = 0;
@@ -138,12 +140,12 @@ proptest! {
         // Terminates, and no later than one request past the deadline.
         prop_assert!(run.end <= deadline + latency, "ended at {:?}", run.end);
         let sends = run.sends();
-        prop_assert!(sends.iter().all(|s| *s <= deadline), "a send after the deadline");
+        prop_assert!(sends.iter().all(|s| *s <= last_call), "a send after the last call");
         // Never polls sooner than allowed after each answer.
         for (k, (answered_at, r)) in answers.iter().enumerate() {
             let Some(next) = sends.get(k + 1) else { break };
             let gap = *next - *answered_at;
-            let clamped = *next == deadline;
+            let clamped = *next == last_call;
             let floor = match r {
                 Reply::Status(_) => policy.interval.mul_f64(1.0 - policy.jitter) - Duration::from_millis(1),
                 Reply::RetryAfter(s) => Duration::from_secs(*s).min(retry.max_retry_after),
@@ -180,6 +182,119 @@ proptest! {
         });
         prop_assert!(run.outcome.is_ok());
         prop_assert!(run.end.saturating_sub(ready_at) <= bound, "ready at {ready_at:?}, noticed at {:?}", run.end);
+    }
+}
+
+/// How the wait under test is made.
+#[derive(Debug, Clone, Copy)]
+enum Made {
+    /// `Poller::wait` with the timeout in its `Config`.
+    Wait,
+    /// `Poller::wait(..).with_timeout(timeout)`.
+    WithTimeout,
+    /// Saved at its start, resumed this long later by the wall clock.
+    Resumed(Duration),
+}
+
+fn made() -> impl Strategy<Value = Made> {
+    prop_oneof![
+        Just(Made::Wait),
+        Just(Made::WithTimeout),
+        (0u64..700_000).prop_map(|ms| Made::Resumed(Duration::from_millis(ms))),
+    ]
+}
+
+fn ms(range: std::ops::Range<u64>) -> impl Strategy<Value = Duration> {
+    range.prop_map(Duration::from_millis)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// For any policy, wait length, answers and latencies: nothing is sent at or
+    /// after the deadline, no request's timeout reaches past it (but for the 1 ms
+    /// floor), and when the transport honours those timeouts and the driver is
+    /// punctual, the wait is over by its deadline (a late driver: by the deadline
+    /// plus its lateness).
+    #[test]
+    fn no_request_outlives_the_deadline(
+        replies in proptest::collection::vec((reply(), ms(0..5000)), 1..80),
+        timeout in prop_oneof![ms(0..30), ms(0..3000), ms(0..120_000)],
+        first_delay in ms(0..3000),
+        interval in ms(100..5000),
+        multiplier in 1.0f64..3.0,
+        max_interval in ms(0..10_000),
+        jitter in 0.0f64..0.9,
+        initial_backoff in ms(0..2000),
+        max_backoff in ms(0..30_000),
+        max_retry_after in ms(0..120_000),
+        wait_max_failures in 1u32..8,
+        request_timeout in ms(1..60_000),
+        start in ms(0..1_000_000),
+        oversleep in prop_oneof![3 => Just(Duration::ZERO), 1 => ms(0..500)],
+        how in made(),
+        seed in any::<u64>(),
+    ) {
+        let mut c = config();
+        c.poll.first_delay = first_delay;
+        c.poll.interval = interval;
+        c.poll.multiplier = multiplier;
+        c.poll.max_interval = max_interval;
+        c.poll.jitter = jitter;
+        c.poll.timeout = timeout;
+        c.retry.initial_backoff = initial_backoff;
+        c.retry.max_backoff = max_backoff;
+        c.retry.max_retry_after = max_retry_after;
+        c.retry.wait_max_failures = wait_max_failures;
+        c.request_timeout = request_timeout;
+        let id = JobId::new("job_abc").unwrap();
+        let mut p = match how {
+            Made::Wait => Poller::wait(arc(c), id, start, wall(), seed),
+            Made::WithTimeout => {
+                c.poll.timeout = Duration::from_secs(600);
+                Poller::wait(arc(c), id, start, wall(), seed).with_timeout(timeout)
+            }
+            Made::Resumed(later) => {
+                let c = arc(c);
+                let state = Poller::wait(c.clone(), id, Duration::ZERO, wall(), seed).state();
+                Poller::resume(c, state, start, wall() + later)
+            }
+        };
+        let deadline = p.deadline().unwrap();
+        let mut i = 0;
+        let run = drive_timed(&mut p, start, oversleep, 100_000, |_, _| {
+            let (r, latency) = replies.get(i).cloned().unwrap_or((Reply::Status("pending"), Duration::ZERO));
+            i += 1;
+            let answer = match r {
+                Reply::Status(s) => status("job_abc", s),
+                Reply::Fail(code) => http(code, r#"{"message":"x"}"#),
+                Reply::RetryAfter(s) => Answer::Http(429, vec![("retry-after", s.to_string())], String::new()),
+                Reply::Transport(k) => Answer::Transport(k),
+                Reply::Gone => http(404, ""),
+                Reply::Garbage => http(200, "{{{"),
+            };
+            (latency, answer)
+        });
+        let floor = Duration::from_millis(1);
+        let mut floored = false;
+        for s in &run.steps {
+            if let Step::Sent { at, timeout, .. } = s {
+                prop_assert!(*at < deadline, "sent at {:?}, deadline {:?}", at, deadline);
+                prop_assert!(*timeout <= request_timeout.max(floor));
+                if *at + *timeout > deadline {
+                    prop_assert_eq!(*timeout, floor, "sent at {:?}, deadline {:?}", at, deadline);
+                    floored = true;
+                }
+            }
+        }
+        let slack = if floored { floor } else { Duration::ZERO };
+        prop_assert!(
+            run.end <= deadline + oversleep + slack,
+            "done at {:?}, deadline {:?}, oversleep {:?}", run.end, deadline, oversleep
+        );
+        if let Err(e) = &run.outcome {
+            prop_assert!(e.kind() != ErrorKind::Internal, "{}", e);
+        }
     }
 }
 

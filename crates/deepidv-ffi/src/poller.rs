@@ -186,7 +186,7 @@ const MAX_STATE_JSON_BYTES: usize = 64 * 1024;
 ///
 /// Any time is fine, even while a request is in flight (that request is not part of the state: its
 /// answer is simply lost, and the resumed wait sends it again) or once done (the resumed wait then polls
-/// once more). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
+/// once more, if its deadline has not passed). Returns `DEEPIDV_OK`, or `DEEPIDV_INVALID_ARGUMENT` for NULL pointers and for a poller from
 /// `deepidv_poller_new_get` (only waits resume: start a get again instead).
 ///
 /// # Safety
@@ -224,7 +224,8 @@ pub unsafe extern "C" fn deepidv_poller_save(
 
 /// Resumes a wait saved with `deepidv_poller_save`, possibly in another process. Its deadline is the
 /// original one, measured on the wall clock (read here, once): time spent stopped counts, and a wait
-/// whose budget is spent polls once more and then ends in `DEEPIDV_TIMEOUT` (unless the job is done).
+/// whose deadline has passed ends in `DEEPIDV_TIMEOUT` at its first poll, without a request (one could
+/// only outlive the deadline).
 /// The resumed poller polls at once, then as a poller from `deepidv_poller_new_wait` does; it remembers
 /// whether the job was seen, so a 404 now is reported as expired (`deepidv_error_is_expired`).
 ///

@@ -181,3 +181,73 @@ pub fn drive<M: Machine>(
     }
     panic!("machine did not finish within {max_steps} steps: livelock");
 }
+
+/// Like [`drive`], but closer to a real adapter: each answer takes the latency
+/// `server` gives it, a request still unanswered at its timeout is cut off there
+/// (fed back as a transport `Timeout`), and every `WaitUntil` is overslept by
+/// `oversleep` (a late driver).
+pub fn drive_timed<M: Machine>(
+    machine: &mut M,
+    start: Duration,
+    oversleep: Duration,
+    max_steps: usize,
+    mut server: impl FnMut(Duration, &Request<Vec<u8>>) -> (Duration, Answer),
+) -> Run<M::Output> {
+    let mut now = start;
+    let mut steps = Vec::new();
+    for _ in 0..max_steps {
+        match machine.poll(now) {
+            Action::Send {
+                request, timeout, ..
+            } => {
+                let (latency, answer) = server(now, &request);
+                steps.push(Step::Sent {
+                    at: now,
+                    request,
+                    timeout,
+                });
+                if latency > timeout {
+                    now += timeout;
+                    machine.handle_transport_error(
+                        now,
+                        TransportError::new(TransportErrorKind::Timeout, "cut off at its timeout"),
+                    );
+                } else {
+                    now += latency;
+                    match answer {
+                        Answer::Http(code, headers, body) => {
+                            let mut b = Response::builder().status(code);
+                            for (k, v) in headers {
+                                b = b.header(k, v);
+                            }
+                            machine.handle_response(now, &b.body(body.into_bytes()).unwrap());
+                        }
+                        Answer::Transport(kind) => machine.handle_transport_error(
+                            now,
+                            TransportError::new(kind, "scripted failure"),
+                        ),
+                    }
+                }
+            }
+            Action::WaitUntil(t) => {
+                assert!(t > now, "WaitUntil({t:?}) at {now:?} would spin");
+                steps.push(Step::Waited { at: now, until: t });
+                now = t + oversleep;
+            }
+            Action::Done(outcome) => {
+                while let Some(e) = machine.poll_event() {
+                    steps.push(Step::Event(now, e));
+                }
+                return Run {
+                    outcome,
+                    steps,
+                    end: now,
+                };
+            }
+        }
+        while let Some(e) = machine.poll_event() {
+            steps.push(Step::Event(now, e));
+        }
+    }
+    panic!("machine did not finish within {max_steps} steps: livelock");
+}
