@@ -11,6 +11,11 @@
 //!
 //! Not interruptible: name resolution and a TCP connect in progress (bounded by
 //! `connect_timeout`). A TLS handshake or proxy `CONNECT` in progress is.
+//!
+//! The handle is disarmed when the request's body has been read, but ureq hands
+//! the connection back to its pool a moment before that: a cancel landing in
+//! that moment shuts down a pooled connection, and the next call to use it sees
+//! a connection failure, which its core retries like any other.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
