@@ -88,18 +88,7 @@ fn creations_follow_the_rate_limit_without_429s() {
         ..MockConfig::instant()
     });
     let start = Instant::now();
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--rate",
-            "50/s",
-        ],
-    );
+    let done = batch_run(&sim, &input, &state, &["--rate", "50/s"]);
     let elapsed = start.elapsed().as_secs_f64();
     assert_eq!(done.code, 0, "{done:#?}");
     let stats = sim.stats();
@@ -129,18 +118,7 @@ fn a_process_over_the_limit_slows_down_as_a_whole() {
     });
     // Asking for twice the limit: the 429s' Retry-After pauses every task, so the
     // run still ends with everyone, never giving up.
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--rate",
-            "100/s",
-        ],
-    );
+    let done = batch_run(&sim, &input, &state, &["--rate", "100/s"]);
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, n);
     let stats = sim.stats();
@@ -160,16 +138,7 @@ fn refused(name: &str, file: &str, content: &str, expect: &str) -> Done {
     std::fs::write(&input, content).unwrap();
     let state = dir.join("state.db");
     let sim = mock(MockConfig::instant());
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let done = batch_run(&sim, &input, &state, &[]);
     assert_eq!(done.code, 2, "{done:#?}");
     let line = done.error_line();
     assert!(line.contains(expect), "{line:?} lacks {expect:?}");
@@ -294,16 +263,7 @@ fn a_state_that_cannot_be_used_is_refused_before_anything_is_sent() {
         "this is not a database, just text that is long enough to matter\n".repeat(40),
     )
     .unwrap();
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            a.to_str().unwrap(),
-            "--state",
-            garbage.to_str().unwrap(),
-        ],
-    );
+    let done = batch_run(&sim, &a, &garbage, &[]);
     assert_eq!(done.code, 2, "{done:#?}");
     assert!(
         done.error_line().contains("cannot use state file"),
@@ -400,16 +360,7 @@ fn with_the_api_down_a_run_gives_up_with_7_and_keeps_its_state() {
     );
     let counts: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(counts["queued"], 20, "{status:#?}");
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let done = batch_run(&sim, &input, &state, &[]);
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, 20);
 }
@@ -441,16 +392,7 @@ fn a_wrong_key_stops_the_run_with_5_without_showing_it() {
     assert!(!stderr.contains("wrong_secret"), "{stderr}");
     assert_eq!(sim.stats().total_creations, 0);
     // The state is kept; with the right key the batch goes on.
-    let done = batch(
-        &sim,
-        &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ],
-    );
+    let done = batch_run(&sim, &input, &state, &[]);
     assert_eq!(done.code, 0, "{done:#?}");
     created_once_each(&sim, 10);
 }
@@ -509,20 +451,7 @@ fn the_user_agent_suffix_is_on_every_request_and_a_bad_one_sends_nothing() {
     let input = people_csv(&dir, 3);
     let state = dir.join("state.db");
     let sim = mock(MockConfig::instant());
-    let run = |suffix: &str| {
-        batch(
-            &sim,
-            &[
-                "run",
-                "--input",
-                input.to_str().unwrap(),
-                "--state",
-                state.to_str().unwrap(),
-                "--user-agent-suffix",
-                suffix,
-            ],
-        )
-    };
+    let run = |suffix: &str| batch_run(&sim, &input, &state, &["--user-agent-suffix", suffix]);
     let done = run("crm-sync\u{7f}");
     assert_eq!(done.code, 2, "{done:#?}");
     assert_eq!(done.stderr.lines().count(), 1, "one line: {done:#?}");
@@ -597,14 +526,11 @@ fn the_network_flags_apply_to_batch_too() {
     let proxy = ConnectProxy::start(sim.addr()).unwrap();
     let base = format!("https://api.deepidv.test:{}", sim.addr().port());
     let state = dir.join("proxied.db");
-    let done = batch(
+    let done = batch_run(
         &sim,
+        &input,
+        &state,
         &[
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
             "--ca-cert",
             ca.to_str().unwrap(),
             "--proxy",

@@ -176,6 +176,19 @@ pub fn batch(mock: &impl Sim, args: &[&str]) -> Done {
     finish(spawn(mock, args))
 }
 
+/// `deepidv batch run --input INPUT --state STATE EXTRA…` against `mock`, waited for.
+pub fn batch_run(mock: &impl Sim, input: &Path, state: &Path, extra: &[&str]) -> Done {
+    let mut args = vec![
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    batch(mock, &args)
+}
+
 /// The export as JSON values, one per person.
 pub fn export(mock: &impl Sim, store: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["export", "--format", "jsonl"];
