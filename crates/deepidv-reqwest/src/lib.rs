@@ -51,11 +51,11 @@ use std::time::{Duration, SystemTime};
 
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventHookFn, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
-    WatchNext, http,
+    Action, CreateScreening, EventHook, Machine, Poller, Start, TransportError, TransportErrorKind,
+    WatchFeed, WatchNext, http,
 };
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::Instant;
@@ -70,6 +70,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: Arc<Inner>,
+    hook: Option<EventHook>,
 }
 
 #[derive(Debug)]
@@ -147,6 +148,7 @@ impl Client {
                 origin: Instant::now(),
                 in_flight: tokio::sync::Semaphore::new(max),
             }),
+            hook: None,
         })
     }
 
@@ -155,6 +157,26 @@ impl Client {
     pub fn from_env() -> Result<Self, Error> {
         let var = |name: &str| std::env::var(name).ok();
         Self::new(Config::from_env(var)?)
+    }
+
+    /// The same client (sharing its connections and its limit on requests in
+    /// flight), showing every [`Event`] of every call to `hook` as well (each
+    /// answer, retry and status change; see [`Event::level`] and its one-line
+    /// `Display`, which never holds the API key). Runs on the task that polls
+    /// the call, inside the loop: keep it quick, and do not block in it.
+    pub fn with_event_hook(mut self, hook: Arc<EventHookFn>) -> Self {
+        self.hook = Some(EventHook::new(hook));
+        self
+    }
+
+    /// Shows one event to the tracing subscriber (with the `tracing` feature)
+    /// and to the event hook, if any.
+    fn emit(&self, event: &Event) {
+        #[cfg(feature = "tracing")]
+        deepidv_tracing::event(event);
+        if let Some(hook) = &self.hook {
+            hook.call(event);
+        }
     }
 
     /// The configuration in use.
@@ -357,7 +379,7 @@ impl Client {
 
     /// The one driver loop: runs any core machine to completion, reporting each
     /// event to `observer` (after the tracing subscriber, with the `tracing`
-    /// feature). With a `cancel` token, cancelling it ends the loop at
+    /// feature, and the [event hook](Client::with_event_hook)). With a `cancel` token, cancelling it ends the loop at
     /// once, interrupting a wait or a request in flight, with an error of kind
     /// [`ErrorKind::Timeout`]. Dropping the future cancels too.
     pub async fn drive<M, F>(
@@ -374,7 +396,7 @@ impl Client {
         loop {
             let action = self.step(machine, cancel, &mut urls).await;
             while let Some(event) = machine.poll_event() {
-                emit(&event);
+                self.emit(&event);
                 observer(&event);
             }
             if let Some(done) = action {
@@ -592,14 +614,6 @@ struct WatchInner {
     span: Option<Span>,
 }
 
-/// Shows one event to the tracing subscriber (with the `tracing` feature).
-fn emit(event: &Event) {
-    #[cfg(feature = "tracing")]
-    deepidv_tracing::event(event);
-    #[cfg(not(feature = "tracing"))]
-    let _ = event;
-}
-
 #[cfg(feature = "tracing")]
 use deepidv_tracing::tracing::Span;
 
@@ -699,11 +713,15 @@ impl Stream for Watch {
                 },
                 Slot::Idle(mut inner) => {
                     let WatchInner {
-                        poller, feed, span, ..
+                        client,
+                        poller,
+                        feed,
+                        span,
+                        ..
                     } = &mut *inner;
                     let next = {
                         let _entered = span.as_ref().map(Span::enter);
-                        feed.next_observed(poller, emit)
+                        feed.next_observed(poller, |e| client.emit(e))
                     };
                     match next {
                         WatchNext::Yield(item) => {
@@ -759,6 +777,10 @@ mod tests {
         assert_send(&client.wait(&id));
         assert_send(&client.watch(&id));
         assert_send(&client.wait_many([id.clone()], 2));
+        let hooked = client.clone().with_event_hook(Arc::new(|_: &Event| {}));
+        assert_send(&hooked.wait(&id));
+        assert_send(&hooked.watch(&id));
+        assert!(format!("{hooked:?}").contains("hook: Some(EventHook)"));
         assert_eq!(client.config().frontend, "reqwest");
         assert!(client.config().user_agent().ends_with("(reqwest)"));
     }

@@ -25,11 +25,11 @@ mod cancel;
 pub use cancel::CancelHandle;
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventHookFn, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
-    WatchNext, http,
+    Action, CreateScreening, EventHook, Machine, Poller, Start, TransportError, TransportErrorKind,
+    WatchFeed, WatchNext, http,
 };
 
 /// A blocking client. Cheap to clone (an `Arc`), safe to share between threads,
@@ -38,20 +38,6 @@ use deepidv_core::{
 pub struct Client {
     inner: Arc<Inner>,
     hook: Option<EventHook>,
-}
-
-/// A function shown every [`Event`] of every call a [`Client`] makes; see
-/// [`Client::with_event_hook`].
-pub type EventHookFn = dyn Fn(&Event) + Send + Sync;
-
-/// The event hook, with a `Debug` that does not try to print a closure.
-#[derive(Clone)]
-struct EventHook(Arc<EventHookFn>);
-
-impl std::fmt::Debug for EventHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventHook")
-    }
 }
 
 /// The span an operation runs in: a tracing span with the `tracing` feature,
@@ -149,7 +135,7 @@ impl Client {
     /// [`Event::level`] and its one-line `Display`, which never holds the API
     /// key). Runs on the calling thread, inside the loop: keep it quick.
     pub fn with_event_hook(mut self, hook: Arc<EventHookFn>) -> Self {
-        self.hook = Some(EventHook(hook));
+        self.hook = Some(EventHook::new(hook));
         self
     }
 
@@ -159,7 +145,7 @@ impl Client {
         #[cfg(feature = "tracing")]
         deepidv_tracing::event(event);
         if let Some(hook) = &self.hook {
-            (hook.0)(event);
+            hook.call(event);
         }
     }
 
