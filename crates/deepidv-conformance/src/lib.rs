@@ -73,6 +73,20 @@ pub trait Adapter: Send + Sync + Sized + 'static {
     fn wait_cancelled_after(&self, id: &JobId, after: Duration) -> Result<Job, Error>;
 }
 
+/// Runs each generic test of a test file (`fn name<A: Adapter>()`) against both
+/// adapters, as the tests `ureq::name` and `reqwest::name`.
+#[macro_export]
+macro_rules! both {
+    ($($test:ident),* $(,)?) => {
+        mod ureq {
+            $( #[test] fn $test() { super::$test::<$crate::Ureq>() } )*
+        }
+        mod reqwest {
+            $( #[test] fn $test() { super::$test::<$crate::Reqwest>() } )*
+        }
+    };
+}
+
 /// What a watch yielded (at most `limit` items), its state, and how it ended
 /// (`None` if it was stopped at `limit` before the end).
 #[derive(Debug)]

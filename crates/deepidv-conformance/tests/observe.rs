@@ -286,18 +286,7 @@ fn every_operation_reaches_the_hook_and_its_own_span<A: Adapter>() {
 
 // ---------------------------------------------------------------- both adapters
 
-macro_rules! both {
-    ($($test:ident),* $(,)?) => {
-        mod ureq {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Ureq>() } )*
-        }
-        mod reqwest {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Reqwest>() } )*
-        }
-    };
-}
-
-both!(
+deepidv_conformance::both!(
     the_event_hook_sees_each_answer_retry_and_status_change_without_the_key,
     a_wait_is_one_span_with_a_tracing_event_per_machine_event_and_no_key,
     every_operation_reaches_the_hook_and_its_own_span,
