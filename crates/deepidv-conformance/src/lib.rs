@@ -12,12 +12,12 @@
 #[cfg(doctest)]
 mod readmes;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use deepidv_core::{
-    AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind, Event,
+    AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind, Event, EventHookFn,
     IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use futures_util::StreamExt;
@@ -37,6 +37,9 @@ pub trait Adapter: Send + Sync + Sized + 'static {
         config: Config,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Self, Error>;
+    /// The same client, showing every event of every call to `hook`
+    /// (`with_event_hook`).
+    fn with_event_hook(self, hook: Arc<EventHookFn>) -> Self;
     /// `get_job`.
     fn get_job(&self, id: &JobId) -> Result<Job, Error>;
     /// `wait`.
@@ -68,6 +71,20 @@ pub trait Adapter: Send + Sync + Sized + 'static {
     fn wait_many(&self, ids: Vec<JobId>, concurrency: usize) -> Vec<Result<Job, Error>>;
     /// A wait that another thread cancels after `after`.
     fn wait_cancelled_after(&self, id: &JobId, after: Duration) -> Result<Job, Error>;
+}
+
+/// Runs each generic test of a test file (`fn name<A: Adapter>()`) against both
+/// adapters, as the tests `ureq::name` and `reqwest::name`.
+#[macro_export]
+macro_rules! both {
+    ($($test:ident),* $(,)?) => {
+        mod ureq {
+            $( #[test] fn $test() { super::$test::<$crate::Ureq>() } )*
+        }
+        mod reqwest {
+            $( #[test] fn $test() { super::$test::<$crate::Reqwest>() } )*
+        }
+    };
 }
 
 /// What a watch yielded (at most `limit` items), its state, and how it ended
@@ -102,6 +119,9 @@ impl Adapter for Ureq {
         env: &(dyn Fn(&str) -> Option<String> + Sync),
     ) -> Result<Self, Error> {
         deepidv_ureq::Client::with_env(config, env).map(Self)
+    }
+    fn with_event_hook(self, hook: Arc<EventHookFn>) -> Self {
+        Self(self.0.with_event_hook(hook))
     }
     fn get_job(&self, id: &JobId) -> Result<Job, Error> {
         self.0.get_job(id)
@@ -234,6 +254,12 @@ impl Adapter for Reqwest {
             )?
         };
         Ok(Self { runtime, client })
+    }
+    fn with_event_hook(self, hook: Arc<EventHookFn>) -> Self {
+        Self {
+            client: self.client.with_event_hook(hook),
+            ..self
+        }
     }
     fn get_job(&self, id: &JobId) -> Result<Job, Error> {
         self.runtime.block_on(self.client.get_job(id))

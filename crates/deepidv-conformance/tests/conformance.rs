@@ -1,5 +1,5 @@
 //! The conformance suite: every test is written once, generic over [`Adapter`], and
-//! instantiated for both adapters by `conformance!` at the bottom. Each test
+//! instantiated for both adapters by `deepidv_conformance::both!` at the bottom. Each test
 //! starts its own simulator on loopback and talks real HTTP to it.
 
 use std::io::{Read, Write};
@@ -1008,18 +1008,7 @@ fn api_key_in_no_error_message<A: Adapter>() {
 
 // ---------------------------------------------------------------- both adapters
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod ureq {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Ureq>() } )*
-        }
-        mod reqwest {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Reqwest>() } )*
-        }
-    };
-}
-
-conformance!(
+deepidv_conformance::both!(
     lifecycle,
     failed_jobs,
     bad_id_rejected_by_server,

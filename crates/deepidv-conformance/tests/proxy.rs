@@ -176,18 +176,7 @@ fn a_cancel_interrupts_a_request_in_flight_over_tls_through_the_proxy<A: Adapter
     assert_eq!(proxy.tunnels().len(), 2);
 }
 
-macro_rules! both {
-    ($($test:ident),* $(,)?) => {
-        mod ureq {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Ureq>() } )*
-        }
-        mod reqwest {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Reqwest>() } )*
-        }
-    };
-}
-
-both!(
+deepidv_conformance::both!(
     https_through_the_proxy_hides_the_key_and_keeps_one_tunnel,
     the_environment_proxy_is_used_unless_no_proxy_says_otherwise,
     loopback_never_goes_through_a_proxy,

@@ -125,18 +125,7 @@ fn a_bad_ca_is_an_invalid_argument_before_any_request<A: Adapter>() {
     let _ = std::fs::remove_file(corrupt);
 }
 
-macro_rules! both {
-    ($($test:ident),* $(,)?) => {
-        mod ureq {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Ureq>() } )*
-        }
-        mod reqwest {
-            $( #[test] fn $test() { super::$test::<deepidv_conformance::Reqwest>() } )*
-        }
-    };
-}
-
-both!(
+deepidv_conformance::both!(
     trusted_through_a_ca_file_and_one_handshake_per_wait,
     untrusted_is_not_retried_and_says_what_to_do,
     another_hosts_certificate_says_so,

@@ -40,7 +40,8 @@
 //!
 //! Adapters never retry on their own: the machine owns every retry decision, so
 //! there is one retry loop, not two nested ones. While it runs, [`Machine::poll_event`]
-//! reports status changes and retries to observers (progress bars, `watch`).
+//! reports status changes and retries to observers (progress bars, `watch`, and
+//! the [`EventHook`] a client shows every event to).
 //!
 //! # Layout
 //! One concern per module: the contract an adapter implements ([`Machine`],
@@ -69,6 +70,7 @@ mod create;
 mod engine;
 mod error;
 mod exchange;
+mod hook;
 mod job;
 mod machine;
 mod network;
@@ -91,6 +93,7 @@ pub use error::{Error, ErrorKind};
 pub use exchange::{
     REQUEST_ID_HEADERS, error_from_response, request_id, retry_after, server_message,
 };
+pub use hook::{EventHook, EventHookFn};
 pub use job::{CreatedAt, Job, JobId, JobResult, JobState, JobStatus, MAX_JOB_ID_LEN};
 pub use machine::{Action, Event, EventLevel, Machine, TransportError, TransportErrorKind};
 pub use network::{CA_BUNDLE_ENV, CaSource, PROXY_ENV, PROXY_ENV_VARS, ProxySetting, ProxyUrl};

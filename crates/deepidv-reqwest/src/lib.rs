@@ -34,6 +34,13 @@
 //! requests in flight, with an error of kind [`ErrorKind::Timeout`] whose message
 //! starts with "cancelled", as the blocking client's `CancelHandle` does.
 //!
+//! # Observing
+//! [`Client::with_event_hook`] shows every [`Event`] of every call (each answer,
+//! retry and status change, one key-free line each) to a function of yours, as the
+//! blocking client's does. The `tracing` feature adds a span per operation and a
+//! `tracing` event per event (through `deepidv-tracing`; without the feature, the
+//! spans are zero-sized no-ops).
+//!
 //! # TLS
 //! rustls with the *ring* provider, trusting the operating system's store (the
 //! bundled Mozilla roots where it is empty) plus [`Config::ca_certs`], assembled
@@ -51,12 +58,13 @@ use std::time::{Duration, SystemTime};
 
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventHookFn, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
-    WatchNext, http,
+    Action, CreateScreening, EventHook, Machine, Poller, Start, TransportError, TransportErrorKind,
+    WatchFeed, WatchNext, http,
 };
+use deepidv_tracing::{OpSpan, Operation};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::time::Instant;
 pub use tokio_util::sync::CancellationToken;
@@ -70,6 +78,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: Arc<Inner>,
+    hook: Option<EventHook>,
 }
 
 #[derive(Debug)]
@@ -147,6 +156,7 @@ impl Client {
                 origin: Instant::now(),
                 in_flight: tokio::sync::Semaphore::new(max),
             }),
+            hook: None,
         })
     }
 
@@ -156,6 +166,30 @@ impl Client {
     pub fn from_env() -> Result<Self, Error> {
         let var = |name: &str| std::env::var(name).ok();
         Self::new(Config::from_env(var)?)
+    }
+
+    /// The same client (sharing its connections and its limit on requests in
+    /// flight), showing every [`Event`] of every call to `hook` as well (each
+    /// answer, retry and status change; see [`Event::level`] and its one-line
+    /// `Display`, which never holds the API key). Runs on the task that polls
+    /// the call, inside the loop: keep it quick, and do not block in it.
+    pub fn with_event_hook(mut self, hook: Arc<EventHookFn>) -> Self {
+        self.hook = Some(EventHook::new(hook));
+        self
+    }
+
+    /// Shows one event to the tracing subscriber (with the `tracing` feature)
+    /// and to the event hook, if any.
+    fn emit(&self, event: &Event) {
+        deepidv_tracing::event(event);
+        if let Some(hook) = &self.hook {
+            hook.call(event);
+        }
+    }
+
+    /// The span of one operation (a no-op without the `tracing` feature).
+    fn span(&self, op: Operation, job_id: Option<&JobId>) -> OpSpan {
+        deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend)
     }
 
     /// The configuration in use.
@@ -173,7 +207,7 @@ impl Client {
     pub async fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
         let mut poller = self.get_poller(job_id);
         let get = self.drive(&mut poller, |_| {}, None);
-        self.in_span(Op::Get, Some(job_id), get).await
+        self.in_span(Operation::Get, Some(job_id), get).await
     }
 
     /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
@@ -181,7 +215,7 @@ impl Client {
     pub async fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
         let mut poller = self.wait_poller(job_id);
         let wait = self.drive(&mut poller, |_| {}, None);
-        self.in_span(Op::Wait, Some(job_id), wait).await
+        self.in_span(Operation::Wait, Some(job_id), wait).await
     }
 
     /// [`Client::wait`], stopped early (waits and requests in flight alike) when
@@ -193,14 +227,14 @@ impl Client {
     ) -> Result<Job, Error> {
         let mut poller = self.wait_poller(job_id);
         let wait = self.drive(&mut poller, |_| {}, Some(cancel));
-        self.in_span(Op::Wait, Some(job_id), wait).await
+        self.in_span(Operation::Wait, Some(job_id), wait).await
     }
 
     /// [`Client::wait`] with another deadline.
     pub async fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
         let mut poller = self.wait_poller(job_id).with_timeout(timeout);
         let wait = self.drive(&mut poller, |_| {}, None);
-        self.in_span(Op::Wait, Some(job_id), wait).await
+        self.in_span(Operation::Wait, Some(job_id), wait).await
     }
 
     /// Resumes a wait saved with [`deepidv_core::Poller::state`] (or [`Watch::state`]).
@@ -208,7 +242,7 @@ impl Client {
         let mut poller = self.start().resume(self.inner.config.clone(), state);
         let job_id = poller.job_id().clone();
         let wait = self.drive(&mut poller, |_| {}, None);
-        self.in_span(Op::Wait, Some(&job_id), wait).await
+        self.in_span(Operation::Wait, Some(&job_id), wait).await
     }
 
     /// Waits for every job, with at most `concurrency` waits in progress at once.
@@ -256,7 +290,7 @@ impl Client {
     /// Each status the job goes through, as it is observed, ending with the
     /// terminal one (or an error); see [`Watch`].
     pub fn watch(&self, job_id: &JobId) -> Watch {
-        let span = self.watch_span(job_id);
+        let span = self.span(Operation::Watch, Some(job_id));
         Watch::new(self.clone(), self.wait_poller(job_id), span)
     }
 
@@ -269,7 +303,7 @@ impl Client {
     ) -> Result<CreatedJob, Error> {
         let mut call = self.create_call(request, key)?;
         let create = self.drive(&mut call, |_| {}, None);
-        self.in_span(Op::Create, None, create).await
+        self.in_span(Operation::Create, None, create).await
     }
 
     /// Starts an adverse-media screening and waits for its outcome.
@@ -283,41 +317,13 @@ impl Client {
     }
 
     /// Runs `fut` inside the span of one operation (with the `tracing` feature).
-    async fn in_span<T>(&self, op: Op, job_id: Option<&JobId>, fut: impl Future<Output = T>) -> T {
-        #[cfg(feature = "tracing")]
-        {
-            use deepidv_tracing::tracing::Instrument;
-            let op = match op {
-                Op::Get => deepidv_tracing::Operation::Get,
-                Op::Wait => deepidv_tracing::Operation::Wait,
-                Op::Create => deepidv_tracing::Operation::Create,
-            };
-            let span =
-                deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend);
-            fut.instrument(span).await
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = (op, job_id);
-            fut.await
-        }
-    }
-
-    /// The `deepidv.watch` span of a watch, not entered.
-    fn watch_span(&self, job_id: &JobId) -> Option<Span> {
-        #[cfg(feature = "tracing")]
-        {
-            Some(deepidv_tracing::span(
-                deepidv_tracing::Operation::Watch,
-                Some(job_id.as_str()),
-                &self.inner.config.frontend,
-            ))
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = job_id;
-            None
-        }
+    async fn in_span<T>(
+        &self,
+        op: Operation,
+        job_id: Option<&JobId>,
+        fut: impl Future<Output = T>,
+    ) -> T {
+        self.span(op, job_id).instrument(fut).await
     }
 
     /// This client's clocks and a fresh seed from the OS, to build a machine from.
@@ -358,7 +364,7 @@ impl Client {
 
     /// The one driver loop: runs any core machine to completion, reporting each
     /// event to `observer` (after the tracing subscriber, with the `tracing`
-    /// feature). With a `cancel` token, cancelling it ends the loop at
+    /// feature, and the [event hook](Client::with_event_hook)). With a `cancel` token, cancelling it ends the loop at
     /// once, interrupting a wait or a request in flight, with an error of kind
     /// [`ErrorKind::Timeout`]. Dropping the future cancels too.
     pub async fn drive<M, F>(
@@ -375,7 +381,7 @@ impl Client {
         loop {
             let action = self.step(machine, cancel, &mut urls).await;
             while let Some(event) = machine.poll_event() {
-                emit(&event);
+                self.emit(&event);
                 observer(&event);
             }
             if let Some(done) = action {
@@ -590,37 +596,7 @@ struct WatchInner {
     cancel: Option<CancellationToken>,
     urls: UrlCache,
     /// The `deepidv.watch` span, entered at each step (with the `tracing` feature).
-    span: Option<Span>,
-}
-
-/// Shows one event to the tracing subscriber (with the `tracing` feature).
-fn emit(event: &Event) {
-    #[cfg(feature = "tracing")]
-    deepidv_tracing::event(event);
-    #[cfg(not(feature = "tracing"))]
-    let _ = event;
-}
-
-#[cfg(feature = "tracing")]
-use deepidv_tracing::tracing::Span;
-
-/// Without the `tracing` feature there is no span to enter.
-#[cfg(not(feature = "tracing"))]
-enum Span {}
-
-#[cfg(not(feature = "tracing"))]
-impl Span {
-    fn enter(&self) {
-        match *self {}
-    }
-}
-
-/// The operations that get a span.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Get,
-    Wait,
-    Create,
+    span: OpSpan,
 }
 
 impl std::fmt::Debug for Watch {
@@ -638,7 +614,7 @@ impl std::fmt::Debug for Watch {
 }
 
 impl Watch {
-    fn new(client: Client, poller: Poller, span: Option<Span>) -> Self {
+    fn new(client: Client, poller: Poller, span: OpSpan) -> Self {
         let state = poller.state();
         Self {
             slot: Slot::Idle(Box::new(WatchInner {
@@ -700,11 +676,15 @@ impl Stream for Watch {
                 },
                 Slot::Idle(mut inner) => {
                     let WatchInner {
-                        poller, feed, span, ..
+                        client,
+                        poller,
+                        feed,
+                        span,
+                        ..
                     } = &mut *inner;
                     let next = {
-                        let _entered = span.as_ref().map(Span::enter);
-                        feed.next_observed(poller, emit)
+                        let _entered = span.enter();
+                        feed.next_observed(poller, |e| client.emit(e))
                     };
                     match next {
                         WatchNext::Yield(item) => {
@@ -717,7 +697,6 @@ impl Stream for Watch {
                         }
                         WatchNext::Step => {}
                     }
-                    #[cfg(feature = "tracing")]
                     let span = inner.span.clone();
                     let step = async move {
                         let WatchInner {
@@ -733,12 +712,7 @@ impl Stream for Watch {
                         }
                         inner
                     };
-                    #[cfg(feature = "tracing")]
-                    let step = deepidv_tracing::tracing::Instrument::instrument(
-                        step,
-                        span.unwrap_or_else(Span::none),
-                    );
-                    this.slot = Slot::Busy(Box::pin(step));
+                    this.slot = Slot::Busy(Box::pin(span.instrument(step)));
                 }
             }
         }
@@ -760,6 +734,10 @@ mod tests {
         assert_send(&client.wait(&id));
         assert_send(&client.watch(&id));
         assert_send(&client.wait_many([id.clone()], 2));
+        let hooked = client.clone().with_event_hook(Arc::new(|_: &Event| {}));
+        assert_send(&hooked.wait(&id));
+        assert_send(&hooked.watch(&id));
+        assert!(format!("{hooked:?}").contains("hook: Some(EventHook)"));
         assert_eq!(client.config().frontend, "reqwest");
         assert!(client.config().user_agent().ends_with("(reqwest)"));
     }

@@ -3,13 +3,15 @@
 //! `deepidv-conformance` suite.)
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use deepidv_mock::{
     DEFAULT_API_KEY, Fault, JobSpec, MockConfig, MockServer, Outcome, RetryAfter, Scope,
 };
 use deepidv_reqwest::{
-    ApiKey, BaseUrl, CancellationToken, Client, Config, ErrorKind, JobId, JobStatus,
+    ApiKey, BaseUrl, CancellationToken, Client, Config, ErrorKind, Event, JobId, JobStatus,
 };
 use futures_util::StreamExt;
 
@@ -235,7 +237,14 @@ async fn watch_cancelled_by_token_and_state_saved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawned_tasks_and_the_many_stream() {
     let mock = MockServer::start_background(MockConfig::instant()).unwrap();
-    let client = fast(&mock);
+    // the event hook goes along into every task and clone, called on the worker threads
+    let ready = Arc::new(AtomicUsize::new(0));
+    let count = ready.clone();
+    let client = fast(&mock).with_event_hook(Arc::new(move |e: &Event| {
+        if matches!(e, Event::Status(job) if job.status() == JobStatus::Ready) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }));
     let ids: Vec<JobId> = (0..50)
         .map(|_| JobId::new(mock.insert_job(JobSpec::default())).unwrap())
         .collect();
@@ -266,6 +275,7 @@ async fn spawned_tasks_and_the_many_stream() {
         expected
     );
     assert!(done.iter().all(|d| d.1 == JobStatus::Ready));
+    assert_eq!(ready.load(Ordering::Relaxed), 5 + 50, "one ready per wait");
 }
 
 #[tokio::test]

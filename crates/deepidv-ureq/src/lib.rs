@@ -25,12 +25,13 @@ mod cancel;
 pub use cancel::CancelHandle;
 pub use deepidv_core::{
     self as core, AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind,
-    Event, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    Event, EventHookFn, EventLevel, IdempotencyKey, Job, JobId, JobStatus, PollerState,
 };
 use deepidv_core::{
-    Action, CreateScreening, Machine, Poller, Start, TransportError, TransportErrorKind, WatchFeed,
-    WatchNext, http,
+    Action, CreateScreening, EventHook, Machine, Poller, Start, TransportError, TransportErrorKind,
+    WatchFeed, WatchNext, http,
 };
+use deepidv_tracing::{EnteredOpSpan, OpSpan, Operation};
 
 /// A blocking client. Cheap to clone (an `Arc`), safe to share between threads,
 /// and it keeps connections alive between requests.
@@ -39,32 +40,6 @@ pub struct Client {
     inner: Arc<Inner>,
     hook: Option<EventHook>,
 }
-
-/// A function shown every [`Event`] of every call a [`Client`] makes; see
-/// [`Client::with_event_hook`].
-pub type EventHookFn = dyn Fn(&Event) + Send + Sync;
-
-/// The event hook, with a `Debug` that does not try to print a closure.
-#[derive(Clone)]
-struct EventHook(Arc<EventHookFn>);
-
-impl std::fmt::Debug for EventHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EventHook")
-    }
-}
-
-/// The span an operation runs in: a tracing span with the `tracing` feature,
-/// nothing without it.
-#[cfg(feature = "tracing")]
-type OpSpan = deepidv_tracing::tracing::span::EnteredSpan;
-#[cfg(not(feature = "tracing"))]
-type OpSpan = NoSpan;
-
-/// What an operation's span is without the `tracing` feature: nothing.
-#[cfg(not(feature = "tracing"))]
-#[derive(Debug)]
-struct NoSpan;
 
 #[derive(Debug)]
 struct Inner {
@@ -150,54 +125,27 @@ impl Client {
     /// [`Event::level`] and its one-line `Display`, which never holds the API
     /// key). Runs on the calling thread, inside the loop: keep it quick.
     pub fn with_event_hook(mut self, hook: Arc<EventHookFn>) -> Self {
-        self.hook = Some(EventHook(hook));
+        self.hook = Some(EventHook::new(hook));
         self
     }
 
     /// Shows one event to the tracing subscriber (with the `tracing` feature)
     /// and to the event hook, if any.
     fn emit(&self, event: &Event) {
-        #[cfg(feature = "tracing")]
         deepidv_tracing::event(event);
         if let Some(hook) = &self.hook {
-            (hook.0)(event);
+            hook.call(event);
         }
     }
 
-    /// Enters the span of one operation (with the `tracing` feature).
-    fn span(&self, op: Op, job_id: Option<&JobId>) -> OpSpan {
-        #[cfg(feature = "tracing")]
-        {
-            let op = match op {
-                Op::Get => deepidv_tracing::Operation::Get,
-                Op::Wait => deepidv_tracing::Operation::Wait,
-                Op::Create => deepidv_tracing::Operation::Create,
-            };
-            deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend)
-                .entered()
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = (op, job_id);
-            NoSpan
-        }
+    /// The span of one operation (a no-op without the `tracing` feature).
+    fn span(&self, op: Operation, job_id: Option<&JobId>) -> OpSpan {
+        deepidv_tracing::span(op, job_id.map(JobId::as_str), &self.inner.config.frontend)
     }
 
-    /// The `deepidv.watch` span of a watch, not entered.
-    fn watch_span(&self, job_id: &JobId) -> Option<Span> {
-        #[cfg(feature = "tracing")]
-        {
-            Some(deepidv_tracing::span(
-                deepidv_tracing::Operation::Watch,
-                Some(job_id.as_str()),
-                &self.inner.config.frontend,
-            ))
-        }
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = job_id;
-            None
-        }
+    /// Enters the span of one blocking call until the guard is dropped.
+    fn enter(&self, op: Operation, job_id: Option<&JobId>) -> EnteredOpSpan {
+        self.span(op, job_id).entered()
     }
 
     /// The configuration in use.
@@ -213,20 +161,20 @@ impl Client {
     /// One snapshot of the job (retried on transient failures, at most
     /// `retry.call_max_retries` times). A failed job is `Ok` here.
     pub fn get_job(&self, job_id: &JobId) -> Result<Job, Error> {
-        let _span = self.span(Op::Get, Some(job_id));
+        let _span = self.enter(Operation::Get, Some(job_id));
         self.drive(&mut self.get_poller(job_id), &mut |_| {}, None)
     }
 
     /// Waits until the job is `ready` (`Ok`) or `failed` (an error of kind
     /// [`ErrorKind::JobFailed`] carrying the job), or the configured deadline.
     pub fn wait(&self, job_id: &JobId) -> Result<Job, Error> {
-        let _span = self.span(Op::Wait, Some(job_id));
+        let _span = self.enter(Operation::Wait, Some(job_id));
         self.drive(&mut self.wait_poller(job_id), &mut |_| {}, None)
     }
 
     /// [`Client::wait`] with another deadline.
     pub fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
-        let _span = self.span(Op::Wait, Some(job_id));
+        let _span = self.enter(Operation::Wait, Some(job_id));
         let mut poller = self.wait_poller(job_id).with_timeout(timeout);
         self.drive(&mut poller, &mut |_| {}, None)
     }
@@ -234,7 +182,7 @@ impl Client {
     /// Resumes a wait saved with [`deepidv_core::Poller::state`].
     pub fn resume(&self, state: PollerState) -> Result<Job, Error> {
         let mut poller = self.start().resume(self.inner.config.clone(), state);
-        let _span = self.span(Op::Wait, Some(poller.job_id()));
+        let _span = self.enter(Operation::Wait, Some(poller.job_id()));
         self.drive(&mut poller, &mut |_| {}, None)
     }
 
@@ -246,7 +194,7 @@ impl Client {
             poller: self.wait_poller(job_id),
             feed: WatchFeed::new(),
             cancel: None,
-            span: self.watch_span(job_id),
+            span: self.span(Operation::Watch, Some(job_id)),
         }
     }
 
@@ -257,7 +205,7 @@ impl Client {
         request: &AdverseMediaRequest,
         key: Option<IdempotencyKey>,
     ) -> Result<CreatedJob, Error> {
-        let _span = self.span(Op::Create, None);
+        let _span = self.enter(Operation::Create, None);
         let mut call = self.create_call(request, key)?;
         self.drive(&mut call, &mut |_| {}, None)
     }
@@ -489,30 +437,7 @@ pub struct Watch {
     feed: WatchFeed,
     cancel: Option<CancelHandle>,
     /// The `deepidv.watch` span, entered at each step (with the `tracing` feature).
-    span: Option<Span>,
-}
-
-#[cfg(feature = "tracing")]
-use deepidv_tracing::tracing::Span;
-
-/// Without the `tracing` feature there is no span to enter.
-#[cfg(not(feature = "tracing"))]
-#[derive(Debug)]
-enum Span {}
-
-#[cfg(not(feature = "tracing"))]
-impl Span {
-    fn enter(&self) {
-        match *self {}
-    }
-}
-
-/// The operations that get a span.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Get,
-    Wait,
-    Create,
+    span: OpSpan,
 }
 
 impl Watch {
@@ -540,7 +465,7 @@ impl Iterator for Watch {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let _span = self.span.as_ref().map(Span::enter);
+            let _span = self.span.enter();
             let client = &self.client;
             match self
                 .feed
