@@ -829,6 +829,48 @@ static void test_poller(void) {
     CHECK(sends == 3, "3 tries (wait_max_failures), got %d", sends);
     CHECK(job == NULL, "no job");
     deepidv_poller_free(p);
+
+    /* a certificate failure of the program's own TLS ends the wait at once: no retry, a message saying what
+     * to do (as the library's own TLS reports it) */
+    const struct {
+        uint32_t kind;
+        const char *says, *todo;
+    } cert[] = {
+        {DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE, "certificate not trusted", "--ca-cert"},
+        {DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH, "certificate is for another host", "base URL"},
+    };
+    CHECK(DEEPIDV_TRANSPORT_OTHER == 3 && DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE == 4 &&
+              DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH == 5,
+          "transport kinds appended");
+    for (size_t i = 0; i < sizeof cert / sizeof cert[0]; i++) {
+        admin_job("\"ready\"", 0, id, sizeof id);
+        CHECK_RC(deepidv_poller_new_wait(KEY, URL, id, now_ms(), 7, 5000, o, &p, NULL), DEEPIDV_OK);
+        CHECK_RC(deepidv_poller_poll(p, now_ms(), &a), DEEPIDV_OK);
+        CHECK(deepidv_action_get_kind(a) == DEEPIDV_ACTION_SEND, "a request first");
+        uint64_t t = now_ms();
+        CHECK_RC(deepidv_poller_handle_transport_error(p, t, cert[i].kind, "x509: certificate signed by unknown authority"),
+                 DEEPIDV_OK);
+        CHECK_RC(deepidv_poller_poll(p, t, &a), DEEPIDV_OK);
+        CHECK(deepidv_action_get_kind(a) == DEEPIDV_ACTION_DONE, "kind %u: done at once, not retried",
+              (unsigned)cert[i].kind);
+        CHECK(deepidv_action_get_result(a) == DEEPIDV_UNAVAILABLE, "kind %u: %s", (unsigned)cert[i].kind,
+              deepidv_result_name(deepidv_action_get_result(a)));
+        deepidv_error *err = NULL;
+        job = (deepidv_job *)1;
+        CHECK_RC(deepidv_poller_take_job(p, &job, &err), DEEPIDV_UNAVAILABLE);
+        CHECK(job == NULL, "no job");
+        const char *m = err ? deepidv_error_message(err) : "";
+        CHECK(strstr(m, cert[i].says) && strstr(m, cert[i].todo) && strstr(m, "unknown authority"), "%s", m);
+        CHECK(strstr(m, "gave up") == NULL, "retried: %s", m);
+        deepidv_error_free(err);
+        deepidv_poller_free(p);
+        p = NULL;
+    }
+    CHECK_RC(deepidv_poller_new_get(KEY, URL, id, now_ms(), 7, o, &p, NULL), DEEPIDV_OK);
+    CHECK_RC(deepidv_poller_poll(p, now_ms(), &a), DEEPIDV_OK);
+    CHECK_RC(deepidv_poller_handle_transport_error(p, now_ms(), DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH + 1, NULL),
+             DEEPIDV_INVALID_ARGUMENT);
+    deepidv_poller_free(p);
     deepidv_client_options_free(o);
 }
 

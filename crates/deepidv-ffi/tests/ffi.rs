@@ -824,6 +824,75 @@ fn poller_failed_and_errors() {
     assert!((100..200).contains(&now), "{now}");
 }
 
+/// A certificate failure reported by a program's own TLS ends the wait at once (no retry, no backoff):
+/// UNAVAILABLE, with the core's message saying what to do.
+#[test]
+fn poller_certificate_failures_are_not_retried() {
+    use deepidv_transport_error::*;
+    assert_eq!(DEEPIDV_TRANSPORT_OTHER as u32, 3, "existing values stay");
+    for (kind, number, says) in [
+        (
+            DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE,
+            4,
+            &["certificate not trusted", "--ca-cert", "DEEPIDV_CA_BUNDLE"][..],
+        ),
+        (
+            DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH,
+            5,
+            &["certificate is for another host", "base URL"][..],
+        ),
+    ] {
+        assert_eq!(kind as u32, number);
+        let p = new_poller(0, 60_000);
+        poll(&p, 0);
+        // SAFETY: live poller; a valid string.
+        let r = unsafe {
+            deepidv_poller_handle_transport_error(
+                p.0,
+                1,
+                kind as u32,
+                cs("x509: certificate signed by unknown authority").as_ptr(),
+            )
+        };
+        assert_eq!(r, DEEPIDV_OK, "{}", last_error());
+        // at once: DONE on the next poll, at the same instant, after the one request
+        let a = poll(&p, 1);
+        let mut job = ptr::dangling_mut::<deepidv_job>();
+        let mut err = ptr::null_mut();
+        // SAFETY: live objects.
+        unsafe {
+            assert_eq!(
+                deepidv_action_get_kind(a),
+                deepidv_action_kind::DEEPIDV_ACTION_DONE,
+                "{kind:?} was retried"
+            );
+            assert_eq!(deepidv_action_get_result(a), DEEPIDV_UNAVAILABLE);
+            assert_eq!(
+                deepidv_poller_take_job(p.0, &mut job, &mut err),
+                DEEPIDV_UNAVAILABLE
+            );
+            assert!(job.is_null());
+            let message = text(deepidv_error_message(err));
+            for s in says {
+                assert!(message.contains(s), "{kind:?}: {message}");
+            }
+            assert!(message.contains("unknown authority"), "{message}");
+            assert!(!message.contains("gave up"), "retried: {message}");
+            assert_eq!(deepidv_error_http_status(err), 0);
+            deepidv_error_free(err);
+        }
+    }
+    // the next number is still unknown
+    let p = new_poller(0, 60_000);
+    poll(&p, 0);
+    // SAFETY: live poller.
+    assert_eq!(
+        unsafe { deepidv_poller_handle_transport_error(p.0, 1, 6, ptr::null()) },
+        DEEPIDV_INVALID_ARGUMENT
+    );
+    assert!(last_error().contains("unknown transport error kind 6"));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Save and resume: a wait that survives a process restart.
 
