@@ -629,6 +629,28 @@ static void test_network_options(void) {
     CHECK(strstr(deepidv_last_error(), "/nonexistent/corp-ca.pem") != NULL, "file not named: %s",
           deepidv_last_error());
     deepidv_client_options_free(o);
+
+    /* deepidv_client_get_proxy: the proxy the library decided on, for a program sending requests itself */
+    o = deepidv_client_options_new();
+    CHECK_RC(deepidv_client_options_set_proxy(o, "http://alice:hunter2@proxy.corp:3128"), DEEPIDV_OK);
+    CHECK_RC(deepidv_client_new_with_options(KEY, "https://api.deepidv.test", o, &cout, NULL), DEEPIDV_OK);
+    const char *proxy = deepidv_client_get_proxy(cout);
+    CHECK(proxy && strcmp(proxy, "http://alice:hunter2@proxy.corp:3128") == 0, "explicit proxy: %s",
+          proxy ? proxy : "(null)");
+    CHECK(deepidv_client_get_proxy(cout) == proxy, "the same string while the client lives");
+    deepidv_client_free(cout);
+    cout = NULL;
+    /* loopback is never proxied, even with an explicit proxy */
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &cout, NULL), DEEPIDV_OK);
+    CHECK(deepidv_client_get_proxy(cout) == NULL, "loopback proxied: %s", deepidv_client_get_proxy(cout));
+    deepidv_client_free(cout);
+    cout = NULL;
+    deepidv_client_options_free(o);
+    /* none set, loopback base URL: direct, whatever the environment says */
+    CHECK_RC(deepidv_client_new(KEY, URL, &cout), DEEPIDV_OK);
+    CHECK(deepidv_client_get_proxy(cout) == NULL, "no proxy expected: %s", deepidv_client_get_proxy(cout));
+    deepidv_client_free(cout);
+    CHECK(deepidv_client_get_proxy(NULL) == NULL, "NULL client");
 }
 
 /* The user-agent suffix reaches the wire; a bad one is refused with the core's one-line message and the

@@ -1338,6 +1338,68 @@ fn network_options_are_checked_before_any_request() {
     assert!(mock.requests().is_empty());
 }
 
+/// `deepidv_client_get_proxy`: the library's decision, for programs that send requests themselves.
+#[test]
+fn get_proxy_is_the_decided_proxy() {
+    let new_client = |url: &str, proxy: Option<&str>| {
+        let o = fast_options();
+        let mut out = ptr::null_mut();
+        // SAFETY: `o` is live; valid strings and out-pointer.
+        unsafe {
+            if let Some(p) = proxy {
+                assert_eq!(
+                    deepidv_client_options_set_proxy(o, cs(p).as_ptr()),
+                    DEEPIDV_OK
+                );
+            }
+            let r = deepidv_client_new_with_options(
+                cs(DEFAULT_API_KEY).as_ptr(),
+                cs(url).as_ptr(),
+                o,
+                &mut out,
+                ptr::null_mut(),
+            );
+            deepidv_client_options_free(o);
+            assert_eq!(r, DEEPIDV_OK, "{}", last_error());
+        }
+        Client(out)
+    };
+    let proxy_of = |c: &Client| {
+        // SAFETY: a live client.
+        let p = unsafe { deepidv_client_get_proxy(c.0) };
+        (!p.is_null()).then(|| text(p))
+    };
+    // An explicit proxy: that URL, credentials included, the same pointer on every call.
+    let c = new_client(
+        "https://api.deepidv.test",
+        Some("http://alice:hunter2@Proxy.Corp:3128"),
+    );
+    assert_eq!(
+        proxy_of(&c).as_deref(),
+        Some("http://alice:hunter2@proxy.corp:3128")
+    );
+    // SAFETY: a live client.
+    unsafe { assert_eq!(deepidv_client_get_proxy(c.0), deepidv_client_get_proxy(c.0)) };
+    drop(c);
+    // A loopback base URL is never proxied, even with an explicit proxy; nor is "" (no proxy at all).
+    assert_eq!(
+        proxy_of(&new_client(
+            "http://127.0.0.1:9",
+            Some("http://proxy.corp:3128")
+        )),
+        None
+    );
+    assert_eq!(
+        proxy_of(&new_client("https://api.deepidv.test", Some(""))),
+        None
+    );
+    // None set: the environment decides; whatever it says, loopback stays direct.
+    assert_eq!(proxy_of(&new_client("http://localhost:9", None)), None);
+    // NULL: NULL.
+    // SAFETY: NULL is allowed.
+    assert!(unsafe { deepidv_client_get_proxy(ptr::null()) }.is_null());
+}
+
 #[test]
 fn user_agent_suffix_reaches_the_wire_and_bad_ones_are_refused() {
     let mock = MockServer::start_background(MockConfig::instant()).unwrap();
