@@ -21,6 +21,10 @@
 // Watch (and ResumeWatch, Resume) drive the library's sans-IO poller instead, with net/http: every
 // decision (when to poll, backoff, retries, what an answer means, the deadline) is the library's, Go
 // only carries the requests, so a watch can report each status change and be saved between steps.
+// Go's transport is set up like the library's: it trusts the system's roots plus the WithCACertFile
+// files, and goes through the proxy the library decided on (WithProxy, else DEEPIDV_PROXY,
+// HTTPS_PROXY/HTTP_PROXY, ALL_PROXY, minus NO_PROXY; never for loopback), not Go's
+// ProxyFromEnvironment. A certificate Go refuses ends a watch at once, with the message GetJob gives.
 //
 // Errors never depend on the C library's thread-local "last error" (goroutines move between OS threads):
 // every call takes an error object out-parameter and frees it. Memory the library hands out is freed
@@ -250,14 +254,17 @@ type options struct {
 
 // WithCACertFile adds the CA certificates of a PEM file to the trusted roots (the operating system's
 // store, or the bundled Mozilla roots where it is empty); repeatable. A missing, unreadable or non-PEM
-// file makes NewClient fail with ErrInvalidArgument naming it, before any request.
+// file makes NewClient fail with ErrInvalidArgument naming it, before any request. Watch trusts them
+// too, added to the system's roots of Go's TLS (which has no bundled fallback).
 func WithCACertFile(path string) Option {
 	return func(o *options) { o.caFiles = append(o.caFiles, path) }
 }
 
 // WithProxy uses this proxy (http://[user:password@]host:port) whatever DEEPIDV_PROXY, HTTPS_PROXY,
 // HTTP_PROXY, ALL_PROXY and NO_PROXY say; "" means no proxy at all. Loopback base URLs never use a
-// proxy. A bad URL is ErrInvalidArgument (the password is never shown).
+// proxy. A bad URL is ErrInvalidArgument (the password is never shown). Without it, the library
+// decides from those variables when NewClient runs; Watch goes through the same proxy as GetJob and
+// Wait.
 func WithProxy(url string) Option { return func(o *options) { o.proxy = &url } }
 
 // WithUserAgentSuffix names your application after the SDK in the User-Agent of every request,
@@ -324,14 +331,15 @@ func millis(d time.Duration) C.uint64_t {
 
 // Client is safe for concurrent use. Close it when done.
 type Client struct {
-	mu   sync.RWMutex
-	c    *C.deepidv_client
-	opts *C.deepidv_client_options // for the pollers of Watch and Resume
-	log  unsafe.Pointer            // C memory holding the logger's handle, or nil
-	key  string                    // for the pollers; never printed
-	url  string
-	http *http.Client
-	max  int64 // the largest body Watch reads
+	mu    sync.RWMutex
+	c     *C.deepidv_client
+	opts  *C.deepidv_client_options // for the pollers of Watch and Resume
+	log   unsafe.Pointer            // C memory holding the logger's handle, or nil
+	key   string                    // for the pollers; never printed
+	url   string
+	proxy string       // the proxy the library decided on (credentials included; never printed), "" for none
+	http  *http.Client // Watch's: the same roots and proxy as the library's
+	max   int64        // the largest body Watch reads
 }
 
 // NewClient makes a client for apiKey; baseURL "" means https://api.deepidv.com (plain http only to
@@ -458,7 +466,18 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	if connect <= 0 {
 		connect = 10 * time.Second
 	}
-	return &Client{c: c, opts: copts, log: logHandle, key: apiKey, url: baseURL, http: newHTTPClient(connect), max: maxBody}, nil
+	var proxy string // the library's decision, for Watch: Go does not decide it again
+	if p := C.deepidv_client_get_proxy(c); p != nil {
+		proxy = C.GoString(p)
+	}
+	hc, err := newHTTPClient(connect, o.caFiles, proxy)
+	if err != nil {
+		C.deepidv_client_free(c)
+		C.deepidv_client_options_free(copts)
+		unregisterLogger(logHandle)
+		return nil, err
+	}
+	return &Client{c: c, opts: copts, log: logHandle, key: apiKey, url: baseURL, proxy: proxy, http: hc, max: maxBody}, nil
 }
 
 // Close frees the client, after the calls in progress return. Closing twice is fine. Watches

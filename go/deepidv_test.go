@@ -20,43 +20,72 @@ import (
 
 const sandboxKey = "sk_test_deepidv_sandbox"
 
-var mockURL string
+var (
+	mockURL string // the plain simulator
+	mockBin string
+	// A TLS simulator (--tls-self-signed): https://localhost:PORT, and the CA made at its start-up.
+	tlsURL, tlsCA string
+)
 
-// TestMain starts the simulator: DEEPIDV_MOCK_BIN, or target/debug/deepidv-mock of this repository.
-func TestMain(m *testing.M) {
-	bin := os.Getenv("DEEPIDV_MOCK_BIN")
-	if bin == "" {
-		bin = filepath.Join("..", "target", "debug", "deepidv-mock")
-	}
-	// Screenings stay pending, then processing, for 300ms each: long enough for a watch polling every
-	// 20-40ms to see both, even on a loaded machine (example_test.go prints them).
-	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--pending", "300ms", "--processing", "300ms")
+// startMock starts the simulator with these flags and returns it with the URL it listens on (its first
+// line); it dies with this process. Stop it with Process.Kill and Wait.
+func startMock(args ...string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(mockBin, args...)
 	cmd.Stderr = os.Stderr
 	dieWithUs(cmd) // a test that panics must not leave the simulator holding go test's output open
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		return nil, "", err
 	}
 	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "cannot start the simulator %s: %v (build it: cargo build -p deepidv-mock)\n", bin, err)
-		os.Exit(2)
+		return nil, "", fmt.Errorf("cannot start the simulator %s: %v (build it: cargo build -p deepidv-mock)", mockBin, err)
 	}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "listening on ") {
-		fmt.Fprintf(os.Stderr, "simulator said %q (%v)\n", line, err)
 		_ = cmd.Process.Kill()
-		os.Exit(2)
+		_ = cmd.Wait()
+		return nil, "", fmt.Errorf("simulator said %q (%v)", line, err)
 	}
-	mockURL = strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), nil
+}
+
+// TestMain starts the simulators: DEEPIDV_MOCK_BIN, or target/debug/deepidv-mock of this repository.
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	mockBin = os.Getenv("DEEPIDV_MOCK_BIN")
+	if mockBin == "" {
+		mockBin = filepath.Join("..", "target", "debug", "deepidv-mock")
+	}
+	// Screenings stay pending, then processing, for 300ms each: long enough for a watch polling every
+	// 20-40ms to see both, even on a loaded machine (example_test.go prints them).
+	cmd, url, err := startMock("--addr", "127.0.0.1:0", "--pending", "300ms", "--processing", "300ms")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	mockURL = url
+	pki, err := os.MkdirTemp("", "deepidv-go-pki-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer os.RemoveAll(pki)
+	tlsCmd, url, err := startMock("--addr", "127.0.0.1:0", "--tls-self-signed", pki)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer func() { _ = tlsCmd.Process.Kill(); _ = tlsCmd.Wait() }()
+	tlsURL, tlsCA = url, filepath.Join(pki, "ca.pem")
 	// The examples read these, as a program would.
 	os.Setenv("DEEPIDV_BASE_URL", mockURL)
 	os.Setenv("DEEPIDV_API_KEY", sandboxKey)
-	code := m.Run()
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	os.Exit(code)
+	return m.Run()
 }
 
 func admin(t *testing.T, method, path, body string, want int) []byte {

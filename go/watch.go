@@ -17,21 +17,82 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
 	"unsafe"
 )
 
-// newHTTPClient is the transport of Watch: Go's own, with the client's connect timeout; redirects are
-// handed to the library (which refuses them) rather than followed with the API key.
-func newHTTPClient(connect time.Duration) *http.Client {
+// newHTTPClient is the transport of Watch: Go's own, set up as the library sets up its own for GetJob
+// and Wait, so a watch goes where they go and trusts what they trust: the client's connect timeout, the
+// operating system's roots plus every WithCACertFile file, and the proxy the library decided on (proxy
+// "" means direct; Go's ProxyFromEnvironment is never used: the library already read the environment).
+// Redirects are handed to the library (which refuses them) rather than followed with the API key.
+func newHTTPClient(connect time.Duration, caFiles []string, proxy string) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	t.Proxy = nil
+	if proxy != "" {
+		u, err := url.Parse(proxy)
+		if err != nil {
+			return nil, invalid("the library's proxy URL does not parse in Go: %s", redactProxy(proxy))
+		}
+		t.Proxy = http.ProxyURL(u)
+	}
+	if len(caFiles) > 0 {
+		roots, err := x509.SystemCertPool()
+		if err != nil || roots == nil {
+			roots = x509.NewCertPool() // as the library: the files alone are still trusted
+		}
+		for _, path := range caFiles {
+			// NewClient's C option already read these; a file changed since is still refused.
+			pem, err := os.ReadFile(path)
+			if err != nil {
+				return nil, invalid("CA file %s: %v", path, err)
+			}
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, invalid("CA file %s: no PEM certificate in it", path)
+			}
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	return &http.Client{
 		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// proxyCredentials is the "user:password" part of a proxy URL as the library spells it
+// (scheme://[credentials@]host:port), or "".
+func proxyCredentials(proxy string) string {
+	_, rest, _ := strings.Cut(proxy, "://")
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		return rest[:at]
 	}
+	return ""
+}
+
+// redactProxy is a proxy URL as the library shows it: the credentials replaced by "***".
+func redactProxy(proxy string) string {
+	if creds := proxyCredentials(proxy); creds != "" {
+		scheme, rest, _ := strings.Cut(proxy, "://")
+		return scheme + "://***@" + rest[len(creds)+1:]
+	}
+	return proxy
+}
+
+// scrubProxy is text with the proxy's credentials hidden wherever they appear, as the library does.
+func scrubProxy(text, proxy string) string {
+	text = strings.ReplaceAll(text, proxy, redactProxy(proxy))
+	if creds := proxyCredentials(proxy); creds != "" {
+		text = strings.ReplaceAll(text, creds, "***")
+		if _, password, ok := strings.Cut(creds, ":"); ok && password != "" {
+			text = strings.ReplaceAll(text, password, "***")
+		}
+	}
+	return text
 }
 
 // Watch follows a wait step by step: each status change of the job as it is observed (the first
@@ -52,6 +113,7 @@ func newHTTPClient(connect time.Duration) *http.Client {
 type Watch struct {
 	ctx     context.Context
 	http    *http.Client
+	proxy   string // the library's proxy URL, credentials included; "" for none
 	max     int64
 	p       *C.deepidv_poller
 	origin  time.Time // the poller's clock: monotonic milliseconds since origin
@@ -127,7 +189,7 @@ func (cl *Client) newWatch(ctx context.Context, create func(key, url *C.char, op
 		url = C.CString(cl.url)
 		defer free(url)
 	}
-	w := &Watch{ctx: ctx, http: cl.http, max: cl.max, origin: time.Now(), status: StatusUnknown}
+	w := &Watch{ctx: ctx, http: cl.http, proxy: cl.proxy, max: cl.max, origin: time.Now(), status: StatusUnknown}
 	var p *C.deepidv_poller // a local: cgo may not be handed a pointer into w, which holds Go pointers
 	var cerr *C.deepidv_error
 	if err := takeError(create(key, url, cl.opts, w.now(), &p, &cerr), cerr); err != nil {
@@ -224,7 +286,7 @@ func (w *Watch) Close() error {
 // ctx is done meanwhile, nothing is fed: the request stays in flight (Save keeps working) and Next ends.
 func (w *Watch) send(a *C.deepidv_action) {
 	method := C.GoString(C.deepidv_action_get_method(a))
-	url := C.GoString(C.deepidv_action_get_url(a))
+	target := C.GoString(C.deepidv_action_get_url(a))
 	timeout := time.Duration(C.deepidv_action_get_timeout_ms(a)) * time.Millisecond
 	var n C.size_t
 	p := C.deepidv_action_get_body(a, &n)
@@ -234,7 +296,7 @@ func (w *Watch) send(a *C.deepidv_action) {
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		w.transportError(C.DEEPIDV_TRANSPORT_OTHER, err)
 		return
@@ -285,28 +347,39 @@ func (w *Watch) send(a *C.deepidv_action) {
 }
 
 func (w *Watch) transportError(kind C.uint32_t, err error) {
-	detail := C.CString(strings.ReplaceAll(err.Error(), "\x00", " "))
+	text := err.Error()
+	if w.proxy != "" { // as the library says it: through which proxy, never its credentials
+		text = "through proxy " + redactProxy(w.proxy) + ": " + scrubProxy(text, w.proxy)
+	}
+	detail := C.CString(strings.ReplaceAll(text, "\x00", " "))
 	defer free(detail)
 	if rc := C.deepidv_poller_handle_transport_error(w.p, w.now(), kind, detail); rc != C.DEEPIDV_OK {
 		w.finish(nil, takeError(rc, nil))
 	}
 }
 
-// transportKind tells the library how a request failed below HTTP; the library decides what to do.
+// transportKind tells the library how a request failed below HTTP; the library decides what to do (a
+// certificate failure ends the watch at once, with the message GetJob would give). Since Go 1.20 the
+// handshake wraps the x509 errors in a *tls.CertificateVerificationError, which unwraps to them.
 func transportKind(ctx context.Context, err error) C.uint32_t {
 	var netErr net.Error
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
 	var invalidCert x509.CertificateInvalidError
+	var noRoots x509.SystemRootsError
+	var hostname x509.HostnameError
 	var record tls.RecordHeaderError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return C.DEEPIDV_TRANSPORT_TIMEOUT
-	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalidCert), errors.As(err, &record):
+	case errors.As(err, &hostname):
+		return C.DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH
+	case errors.As(err, &unknownCA), errors.As(err, &invalidCert), errors.As(err, &noRoots):
+		return C.DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE
+	case errors.As(err, &record):
 		return C.DEEPIDV_TRANSPORT_OTHER
-	case errors.As(err, &dnsErr), errors.As(err, &opErr) && opErr.Op == "dial":
+	case errors.As(err, &dnsErr), errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect"):
 		return C.DEEPIDV_TRANSPORT_CONNECT
 	default:
 		return C.DEEPIDV_TRANSPORT_IO

@@ -202,9 +202,22 @@ enum deepidv_transport_error
    */
   DEEPIDV_TRANSPORT_IO = 2,
   /**
-   * Anything retrying cannot fix (TLS configuration, an invalid request). Not retried.
+   * Anything retrying cannot fix (an invalid request, a TLS failure that is none of the two below).
+   * Not retried.
    */
   DEEPIDV_TRANSPORT_OTHER = 3,
+  /**
+   * The server's certificate does not chain to a root your TLS trusts (a private CA, a TLS-inspecting
+   * proxy, a self-signed, expired or otherwise invalid certificate): use it when your TLS library's
+   * verification fails for any reason but the host name. Not retried; the error says how to trust
+   * the CA.
+   */
+  DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE = 4,
+  /**
+   * The server's certificate is valid but for another host name: use it when your TLS library's
+   * host name check fails. Not retried; the error says to check the base URL.
+   */
+  DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -467,6 +480,19 @@ deepidv_result deepidv_client_new_with_options(const char *api_key,
  * `client` is NULL or a client from this library, not freed yet, not in use.
  */
 void deepidv_client_free(deepidv_client *client);
+
+/**
+ * The proxy the client's requests go through, as the library decided when the client was made: the
+ * options' proxy (`deepidv_client_options_set_proxy`), else `DEEPIDV_PROXY`, `HTTPS_PROXY` or
+ * `HTTP_PROXY` (by the base URL's scheme), `ALL_PROXY`, unless `NO_PROXY` exempts the host; never one
+ * for a loopback base URL. The full URL, credentials included (you gave them; do not print it), or
+ * NULL for direct connections and for a NULL client. For programs that send the sans-IO poller's
+ * requests themselves and must take the same route as the client. Lives as long as the client.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
+const char *deepidv_client_get_proxy(const deepidv_client *client);
 
 /**
  * One snapshot of the job (retried on transient failures, a few times). A `failed` job is
@@ -823,6 +849,7 @@ deepidv_result deepidv_client_options_set_ca_file(deepidv_client_options *opts, 
  * NULL or `""` means no proxy at all. Loopback base URLs never use a proxy. A bad URL is
  * `DEEPIDV_INVALID_ARGUMENT` (the message never shows the password). Without this call, the
  * proxy comes from `DEEPIDV_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+ * `deepidv_client_get_proxy` says which proxy a client made with these options uses.
  *
  * # Safety
  * `opts` is NULL or live options used by nobody else; `url` is NULL or a NUL-terminated string.

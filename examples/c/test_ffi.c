@@ -629,6 +629,28 @@ static void test_network_options(void) {
     CHECK(strstr(deepidv_last_error(), "/nonexistent/corp-ca.pem") != NULL, "file not named: %s",
           deepidv_last_error());
     deepidv_client_options_free(o);
+
+    /* deepidv_client_get_proxy: the proxy the library decided on, for a program sending requests itself */
+    o = deepidv_client_options_new();
+    CHECK_RC(deepidv_client_options_set_proxy(o, "http://alice:hunter2@proxy.corp:3128"), DEEPIDV_OK);
+    CHECK_RC(deepidv_client_new_with_options(KEY, "https://api.deepidv.test", o, &cout, NULL), DEEPIDV_OK);
+    const char *proxy = deepidv_client_get_proxy(cout);
+    CHECK(proxy && strcmp(proxy, "http://alice:hunter2@proxy.corp:3128") == 0, "explicit proxy: %s",
+          proxy ? proxy : "(null)");
+    CHECK(deepidv_client_get_proxy(cout) == proxy, "the same string while the client lives");
+    deepidv_client_free(cout);
+    cout = NULL;
+    /* loopback is never proxied, even with an explicit proxy */
+    CHECK_RC(deepidv_client_new_with_options(KEY, URL, o, &cout, NULL), DEEPIDV_OK);
+    CHECK(deepidv_client_get_proxy(cout) == NULL, "loopback proxied: %s", deepidv_client_get_proxy(cout));
+    deepidv_client_free(cout);
+    cout = NULL;
+    deepidv_client_options_free(o);
+    /* none set, loopback base URL: direct, whatever the environment says */
+    CHECK_RC(deepidv_client_new(KEY, URL, &cout), DEEPIDV_OK);
+    CHECK(deepidv_client_get_proxy(cout) == NULL, "no proxy expected: %s", deepidv_client_get_proxy(cout));
+    deepidv_client_free(cout);
+    CHECK(deepidv_client_get_proxy(NULL) == NULL, "NULL client");
 }
 
 /* The user-agent suffix reaches the wire; a bad one is refused with the core's one-line message and the
@@ -828,6 +850,48 @@ static void test_poller(void) {
     CHECK_RC(run_poller(p, &job, &sends), DEEPIDV_UNAVAILABLE);
     CHECK(sends == 3, "3 tries (wait_max_failures), got %d", sends);
     CHECK(job == NULL, "no job");
+    deepidv_poller_free(p);
+
+    /* a certificate failure of the program's own TLS ends the wait at once: no retry, a message saying what
+     * to do (as the library's own TLS reports it) */
+    const struct {
+        uint32_t kind;
+        const char *says, *todo;
+    } cert[] = {
+        {DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE, "certificate not trusted", "--ca-cert"},
+        {DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH, "certificate is for another host", "base URL"},
+    };
+    CHECK(DEEPIDV_TRANSPORT_OTHER == 3 && DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE == 4 &&
+              DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH == 5,
+          "transport kinds appended");
+    for (size_t i = 0; i < sizeof cert / sizeof cert[0]; i++) {
+        admin_job("\"ready\"", 0, id, sizeof id);
+        CHECK_RC(deepidv_poller_new_wait(KEY, URL, id, now_ms(), 7, 5000, o, &p, NULL), DEEPIDV_OK);
+        CHECK_RC(deepidv_poller_poll(p, now_ms(), &a), DEEPIDV_OK);
+        CHECK(deepidv_action_get_kind(a) == DEEPIDV_ACTION_SEND, "a request first");
+        uint64_t t = now_ms();
+        CHECK_RC(deepidv_poller_handle_transport_error(p, t, cert[i].kind, "x509: certificate signed by unknown authority"),
+                 DEEPIDV_OK);
+        CHECK_RC(deepidv_poller_poll(p, t, &a), DEEPIDV_OK);
+        CHECK(deepidv_action_get_kind(a) == DEEPIDV_ACTION_DONE, "kind %u: done at once, not retried",
+              (unsigned)cert[i].kind);
+        CHECK(deepidv_action_get_result(a) == DEEPIDV_UNAVAILABLE, "kind %u: %s", (unsigned)cert[i].kind,
+              deepidv_result_name(deepidv_action_get_result(a)));
+        deepidv_error *err = NULL;
+        job = (deepidv_job *)1;
+        CHECK_RC(deepidv_poller_take_job(p, &job, &err), DEEPIDV_UNAVAILABLE);
+        CHECK(job == NULL, "no job");
+        const char *m = err ? deepidv_error_message(err) : "";
+        CHECK(strstr(m, cert[i].says) && strstr(m, cert[i].todo) && strstr(m, "unknown authority"), "%s", m);
+        CHECK(strstr(m, "gave up") == NULL, "retried: %s", m);
+        deepidv_error_free(err);
+        deepidv_poller_free(p);
+        p = NULL;
+    }
+    CHECK_RC(deepidv_poller_new_get(KEY, URL, id, now_ms(), 7, o, &p, NULL), DEEPIDV_OK);
+    CHECK_RC(deepidv_poller_poll(p, now_ms(), &a), DEEPIDV_OK);
+    CHECK_RC(deepidv_poller_handle_transport_error(p, now_ms(), DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH + 1, NULL),
+             DEEPIDV_INVALID_ARGUMENT);
     deepidv_poller_free(p);
     deepidv_client_options_free(o);
 }

@@ -1,13 +1,14 @@
 //! `deepidv_client` (`deepidv_client_*`): the blocking client over `deepidv-ureq`.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::ptr;
 
 use deepidv_core::{AdverseMediaRequest, IdempotencyKey, JobId};
 use deepidv_ureq::Client;
 
 use crate::boundary::{
-    call, clear_out, cstring, free_box, guard, opt_str_arg, out_arg, ref_arg, str_arg, write_out,
+    call, clear_out, cstring, free_box, guard, opt_str_arg, out_arg, read, ref_arg, str_arg,
+    write_out,
 };
 use crate::cancel::{cancel_arg, deepidv_cancel};
 use crate::error::{deepidv_error, deepidv_result};
@@ -19,6 +20,15 @@ use crate::options::{build_config, deepidv_client_options, ms};
 #[derive(Debug)]
 pub struct deepidv_client {
     client: Client,
+    /// The proxy the client decided on, full URL, for `deepidv_client_get_proxy`.
+    proxy: Option<CString>,
+}
+
+impl deepidv_client {
+    fn new(client: Client) -> Self {
+        let proxy = client.proxy().map(|p| cstring(p.expose()));
+        Self { client, proxy }
+    }
 }
 
 /// # Safety
@@ -46,7 +56,7 @@ unsafe fn client_new(
             client = client.with_event_hook(std::sync::Arc::new(move |e| log.emit(e)));
         }
         // SAFETY: checked by `out_arg`.
-        unsafe { write_out(out, deepidv_client { client }) };
+        unsafe { write_out(out, deepidv_client::new(client)) };
         Ok(())
     })
 }
@@ -92,6 +102,25 @@ pub unsafe extern "C" fn deepidv_client_new_with_options(
 pub unsafe extern "C" fn deepidv_client_free(client: *mut deepidv_client) {
     // SAFETY: per the contract.
     guard(|_| (), || unsafe { free_box(client) })
+}
+
+/// The proxy the client's requests go through, as the library decided when the client was made: the
+/// options' proxy (`deepidv_client_options_set_proxy`), else `DEEPIDV_PROXY`, `HTTPS_PROXY` or
+/// `HTTP_PROXY` (by the base URL's scheme), `ALL_PROXY`, unless `NO_PROXY` exempts the host; never one
+/// for a loopback base URL. The full URL, credentials included (you gave them; do not print it), or
+/// NULL for direct connections and for a NULL client. For programs that send the sans-IO poller's
+/// requests themselves and must take the same route as the client. Lives as long as the client.
+///
+/// # Safety
+/// `client` is NULL or a live client.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_get_proxy(client: *const deepidv_client) -> *const c_char {
+    // SAFETY: forwarded.
+    unsafe {
+        read(client, ptr::null(), |c| {
+            c.proxy.as_ref().map_or(ptr::null(), |p| p.as_ptr())
+        })
+    }
 }
 
 /// # Safety

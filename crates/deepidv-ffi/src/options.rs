@@ -424,6 +424,7 @@ pub unsafe extern "C" fn deepidv_client_options_set_ca_file(
 /// NULL or `""` means no proxy at all. Loopback base URLs never use a proxy. A bad URL is
 /// `DEEPIDV_INVALID_ARGUMENT` (the message never shows the password). Without this call, the
 /// proxy comes from `DEEPIDV_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`.
+/// `deepidv_client_get_proxy` says which proxy a client made with these options uses.
 ///
 /// # Safety
 /// `opts` is NULL or live options used by nobody else; `url` is NULL or a NUL-terminated string.

@@ -49,8 +49,17 @@ pub enum deepidv_transport_error {
     DEEPIDV_TRANSPORT_TIMEOUT = 1,
     /// The connection broke (reset, closed early, truncated body). Retried.
     DEEPIDV_TRANSPORT_IO = 2,
-    /// Anything retrying cannot fix (TLS configuration, an invalid request). Not retried.
+    /// Anything retrying cannot fix (an invalid request, a TLS failure that is none of the two below).
+    /// Not retried.
     DEEPIDV_TRANSPORT_OTHER = 3,
+    /// The server's certificate does not chain to a root your TLS trusts (a private CA, a TLS-inspecting
+    /// proxy, a self-signed, expired or otherwise invalid certificate): use it when your TLS library's
+    /// verification fails for any reason but the host name. Not retried; the error says how to trust
+    /// the CA.
+    DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE = 4,
+    /// The server's certificate is valid but for another host name: use it when your TLS library's
+    /// host name check fails. Not retried; the error says to check the base URL.
+    DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH = 5,
 }
 
 /// A sans-IO wait (or get) of one job. It never does I/O and never reads a clock: `now_ms` is a reading
@@ -455,6 +464,8 @@ pub unsafe extern "C" fn deepidv_poller_handle_transport_error(
             1 => TransportErrorKind::Timeout,
             2 => TransportErrorKind::Io,
             3 => TransportErrorKind::Other,
+            4 => TransportErrorKind::UntrustedCertificate,
+            5 => TransportErrorKind::HostnameMismatch,
             other => return Err(invalid(format!("unknown transport error kind {other}"))),
         };
         // SAFETY: per the contract.

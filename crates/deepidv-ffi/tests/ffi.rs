@@ -825,6 +825,75 @@ fn poller_failed_and_errors() {
     assert!((90..=100).contains(&now), "{now}");
 }
 
+/// A certificate failure reported by a program's own TLS ends the wait at once (no retry, no backoff):
+/// UNAVAILABLE, with the core's message saying what to do.
+#[test]
+fn poller_certificate_failures_are_not_retried() {
+    use deepidv_transport_error::*;
+    assert_eq!(DEEPIDV_TRANSPORT_OTHER as u32, 3, "existing values stay");
+    for (kind, number, says) in [
+        (
+            DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE,
+            4,
+            &["certificate not trusted", "--ca-cert", "DEEPIDV_CA_BUNDLE"][..],
+        ),
+        (
+            DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH,
+            5,
+            &["certificate is for another host", "base URL"][..],
+        ),
+    ] {
+        assert_eq!(kind as u32, number);
+        let p = new_poller(0, 60_000);
+        poll(&p, 0);
+        // SAFETY: live poller; a valid string.
+        let r = unsafe {
+            deepidv_poller_handle_transport_error(
+                p.0,
+                1,
+                kind as u32,
+                cs("x509: certificate signed by unknown authority").as_ptr(),
+            )
+        };
+        assert_eq!(r, DEEPIDV_OK, "{}", last_error());
+        // at once: DONE on the next poll, at the same instant, after the one request
+        let a = poll(&p, 1);
+        let mut job = ptr::dangling_mut::<deepidv_job>();
+        let mut err = ptr::null_mut();
+        // SAFETY: live objects.
+        unsafe {
+            assert_eq!(
+                deepidv_action_get_kind(a),
+                deepidv_action_kind::DEEPIDV_ACTION_DONE,
+                "{kind:?} was retried"
+            );
+            assert_eq!(deepidv_action_get_result(a), DEEPIDV_UNAVAILABLE);
+            assert_eq!(
+                deepidv_poller_take_job(p.0, &mut job, &mut err),
+                DEEPIDV_UNAVAILABLE
+            );
+            assert!(job.is_null());
+            let message = text(deepidv_error_message(err));
+            for s in says {
+                assert!(message.contains(s), "{kind:?}: {message}");
+            }
+            assert!(message.contains("unknown authority"), "{message}");
+            assert!(!message.contains("gave up"), "retried: {message}");
+            assert_eq!(deepidv_error_http_status(err), 0);
+            deepidv_error_free(err);
+        }
+    }
+    // the next number is still unknown
+    let p = new_poller(0, 60_000);
+    poll(&p, 0);
+    // SAFETY: live poller.
+    assert_eq!(
+        unsafe { deepidv_poller_handle_transport_error(p.0, 1, 6, ptr::null()) },
+        DEEPIDV_INVALID_ARGUMENT
+    );
+    assert!(last_error().contains("unknown transport error kind 6"));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Save and resume: a wait that survives a process restart.
 
@@ -1268,6 +1337,68 @@ fn network_options_are_checked_before_any_request() {
         deepidv_client_options_free(o);
     }
     assert!(mock.requests().is_empty());
+}
+
+/// `deepidv_client_get_proxy`: the library's decision, for programs that send requests themselves.
+#[test]
+fn get_proxy_is_the_decided_proxy() {
+    let new_client = |url: &str, proxy: Option<&str>| {
+        let o = fast_options();
+        let mut out = ptr::null_mut();
+        // SAFETY: `o` is live; valid strings and out-pointer.
+        unsafe {
+            if let Some(p) = proxy {
+                assert_eq!(
+                    deepidv_client_options_set_proxy(o, cs(p).as_ptr()),
+                    DEEPIDV_OK
+                );
+            }
+            let r = deepidv_client_new_with_options(
+                cs(DEFAULT_API_KEY).as_ptr(),
+                cs(url).as_ptr(),
+                o,
+                &mut out,
+                ptr::null_mut(),
+            );
+            deepidv_client_options_free(o);
+            assert_eq!(r, DEEPIDV_OK, "{}", last_error());
+        }
+        Client(out)
+    };
+    let proxy_of = |c: &Client| {
+        // SAFETY: a live client.
+        let p = unsafe { deepidv_client_get_proxy(c.0) };
+        (!p.is_null()).then(|| text(p))
+    };
+    // An explicit proxy: that URL, credentials included, the same pointer on every call.
+    let c = new_client(
+        "https://api.deepidv.test",
+        Some("http://alice:hunter2@Proxy.Corp:3128"),
+    );
+    assert_eq!(
+        proxy_of(&c).as_deref(),
+        Some("http://alice:hunter2@proxy.corp:3128")
+    );
+    // SAFETY: a live client.
+    unsafe { assert_eq!(deepidv_client_get_proxy(c.0), deepidv_client_get_proxy(c.0)) };
+    drop(c);
+    // A loopback base URL is never proxied, even with an explicit proxy; nor is "" (no proxy at all).
+    assert_eq!(
+        proxy_of(&new_client(
+            "http://127.0.0.1:9",
+            Some("http://proxy.corp:3128")
+        )),
+        None
+    );
+    assert_eq!(
+        proxy_of(&new_client("https://api.deepidv.test", Some(""))),
+        None
+    );
+    // None set: the environment decides; whatever it says, loopback stays direct.
+    assert_eq!(proxy_of(&new_client("http://localhost:9", None)), None);
+    // NULL: NULL.
+    // SAFETY: NULL is allowed.
+    assert!(unsafe { deepidv_client_get_proxy(ptr::null()) }.is_null());
 }
 
 #[test]
