@@ -107,7 +107,7 @@ func TestTLSTrustedThroughWithCACertFile(t *testing.T) {
 func TestTLSUntrustedIsNotRetried(t *testing.T) {
 	c := tlsTestClient(t, tlsURL) // the simulator's CA is not among the system's roots
 	for what, err := range outcomes(t, c, missingJob) {
-		wantUnavailable(t, what, err, "certificate not trusted", "--ca-cert")
+		wantUnavailable(t, what, err, "certificate not trusted", "WithCACertFile")
 	}
 }
 

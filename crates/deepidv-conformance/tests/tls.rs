@@ -74,7 +74,7 @@ fn untrusted_is_not_retried_and_says_what_to_do<A: Adapter>() {
     let text = e.to_string();
     assert!(text.contains("certificate not trusted"), "{text}");
     assert!(
-        text.contains("--ca-cert FILE or set DEEPIDV_CA_BUNDLE"),
+        text.contains("add that CA with Config::with_ca_file"),
         "{text}"
     );
     assert!(!text.contains('\n'), "{text}");

@@ -312,19 +312,34 @@ impl<T> Engine<T> {
             TransportErrorKind::UntrustedCertificate => "certificate not trusted",
             TransportErrorKind::HostnameMismatch => "certificate is for another host",
         };
-        let todo = match error.kind {
-            TransportErrorKind::UntrustedCertificate => {
-                "; if a private CA or a TLS-inspecting proxy signs it, pass --ca-cert FILE or set DEEPIDV_CA_BUNDLE"
-            }
-            TransportErrorKind::HostnameMismatch => {
-                "; check the base URL's host name (DEEPIDV_BASE_URL, --base-url)"
-            }
-            _ => "",
-        };
+        let todo = certificate_advice(error.kind, &self.config.frontend);
         let detail = terminal_safe(&error.message, Some(self.config.api_key.expose()));
         Error::new(
             ErrorKind::Unavailable,
             format!("{what} ({}): {detail}{todo}", self.config.base_url),
         )
+    }
+}
+
+/// What to do about a certificate failure, in the words of the frontend in use
+/// ([`Config::frontend`]): the CLI's flags, the C ABI's (and Go's) options, or
+/// the Rust `Config` methods. Empty for other failures.
+fn certificate_advice(kind: TransportErrorKind, frontend: &str) -> &'static str {
+    let cli = frontend == "cli" || frontend.starts_with("cli ");
+    match kind {
+        TransportErrorKind::UntrustedCertificate if cli => {
+            "; if a private CA or a TLS-inspecting proxy signs it, pass --ca-cert FILE or set DEEPIDV_CA_BUNDLE"
+        }
+        TransportErrorKind::UntrustedCertificate if frontend == "ffi" => {
+            "; if a private CA or a TLS-inspecting proxy signs it, add that CA with deepidv_client_options_set_ca_file (Go: WithCACertFile)"
+        }
+        TransportErrorKind::UntrustedCertificate => {
+            "; if a private CA or a TLS-inspecting proxy signs it, add that CA with Config::with_ca_file, or set DEEPIDV_CA_BUNDLE for Config::from_env"
+        }
+        TransportErrorKind::HostnameMismatch if cli => {
+            "; check the base URL's host name (--base-url, DEEPIDV_BASE_URL)"
+        }
+        TransportErrorKind::HostnameMismatch => "; check the base URL's host name",
+        _ => "",
     }
 }

@@ -624,23 +624,51 @@ fn a_generated_key_is_a_uuid_from_the_source_and_a_failing_source_is_an_error() 
 
 #[test]
 fn certificate_failures_are_not_retried_and_say_what_to_do() {
+    // What to do is said in the words of the frontend in use.
     let cases = [
         (
+            "core",
             TransportErrorKind::UntrustedCertificate,
             "certificate not trusted",
-            "--ca-cert FILE or set DEEPIDV_CA_BUNDLE",
+            "add that CA with Config::with_ca_file, or set DEEPIDV_CA_BUNDLE",
         ),
         (
+            "cli",
+            TransportErrorKind::UntrustedCertificate,
+            "certificate not trusted",
+            "pass --ca-cert FILE or set DEEPIDV_CA_BUNDLE",
+        ),
+        (
+            "cli batch",
+            TransportErrorKind::UntrustedCertificate,
+            "certificate not trusted",
+            "pass --ca-cert FILE or set DEEPIDV_CA_BUNDLE",
+        ),
+        (
+            "ffi",
+            TransportErrorKind::UntrustedCertificate,
+            "certificate not trusted",
+            "deepidv_client_options_set_ca_file (Go: WithCACertFile)",
+        ),
+        (
+            "core",
             TransportErrorKind::HostnameMismatch,
             "certificate is for another host",
-            "host name",
+            "check the base URL's host name",
+        ),
+        (
+            "cli",
+            TransportErrorKind::HostnameMismatch,
+            "certificate is for another host",
+            "(--base-url, DEEPIDV_BASE_URL)",
         ),
     ];
-    for (kind, what, todo) in cases {
+    for (frontend, kind, what, todo) in cases {
         // A wait and a single get: one request each, no retry, on the virtual clock.
+        let c = arc(config().with_frontend(frontend));
         let machines = [
-            wait(3),
-            Poller::get(arc(config()), id(), Duration::ZERO, wall(), 3),
+            Poller::wait(c.clone(), id(), Duration::ZERO, wall(), 3),
+            Poller::get(c, id(), Duration::ZERO, wall(), 3),
         ];
         for mut machine in machines {
             let run = drive(&mut machine, Duration::ZERO, Duration::ZERO, 100, |_, _| {
@@ -650,7 +678,13 @@ fn certificate_failures_are_not_retried_and_say_what_to_do() {
             assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
             assert_eq!(run.sends().len(), 1, "{kind:?} was retried");
             let text = e.to_string();
-            assert!(text.contains(what) && text.contains(todo), "{text}");
+            assert!(
+                text.contains(what) && text.contains(todo),
+                "{frontend}: {text}"
+            );
+            if frontend != "cli" && frontend != "cli batch" {
+                assert!(!text.contains("--"), "CLI flags to {frontend}: {text}");
+            }
             assert!(!text.contains('\n'), "{text}");
             assert!(
                 !run.steps

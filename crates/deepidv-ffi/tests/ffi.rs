@@ -835,7 +835,11 @@ fn poller_certificate_failures_are_not_retried() {
         (
             DEEPIDV_TRANSPORT_UNTRUSTED_CERTIFICATE,
             4,
-            &["certificate not trusted", "--ca-cert", "DEEPIDV_CA_BUNDLE"][..],
+            &[
+                "certificate not trusted",
+                "deepidv_client_options_set_ca_file",
+                "WithCACertFile",
+            ][..],
         ),
         (
             DEEPIDV_TRANSPORT_HOSTNAME_MISMATCH,
