@@ -81,13 +81,33 @@ fn four_workers_share_a_batch_and_finish_a_killed_ones_rows() {
     ];
     let start = Instant::now();
     let mut workers: Vec<_> = (0..4).map(|_| spawn(&sim, &args)).collect();
-    // Kill one once the batch is under way (it holds leased rows then).
-    std::thread::sleep(Duration::from_millis(500 + random(300)));
-    let mut victim = workers.remove(0);
-    assert!(
-        victim.try_wait().unwrap().is_none(),
-        "the worker was still running"
-    );
+    // Kill one once the batch is under way (it holds leased rows then): after a
+    // random tenth to a fifth of the creations, not after a fixed time, which a
+    // fast machine can outrun.
+    let started = Instant::now();
+    let kill_at = (n as u64 / 10) + random(n as u64 / 10);
+    while sim.stats().total_creations < kill_at {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the batch did not get under way: {:?}",
+            sim.stats()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The victim is a worker still running; one that already ended must have ended well.
+    let mut ended = Vec::new();
+    let victim = loop {
+        assert!(!workers.is_empty(), "every worker ended before the kill");
+        let mut w = workers.remove(0);
+        if w.try_wait().unwrap().is_none() {
+            break w;
+        }
+        ended.push(finish(w));
+    };
+    for done in ended {
+        assert_eq!(done.code, 0, "a worker ended early: {done:#?}");
+    }
+    let mut victim = victim;
     victim.kill().unwrap(); // SIGKILL: its leases are never released
     let _ = victim.wait();
     for w in workers {
