@@ -14,10 +14,9 @@
 //	case err != nil:                           // see the sentinels below
 //	}
 //
-// GetJob and Wait run the library's blocking calls with a cancellation handle; when ctx is done, a
-// goroutine cancels it, which ends the call at once, a request in flight included (its connection is
-// shut down). A ctx deadline also caps a wait's deadline. CreateAdverseMedia checks ctx before it
-// starts, and then runs to its end (its retries are bounded).
+// GetJob, Wait and CreateAdverseMedia run the library's blocking calls with a cancellation handle;
+// when ctx is done, a goroutine cancels it, which ends the call at once, a request in flight included
+// (its connection is shut down). A ctx deadline also caps a wait's deadline.
 // Watch (and ResumeWatch, Resume) drive the library's sans-IO poller instead, with net/http: every
 // decision (when to poll, backoff, retries, what an answer means, the deadline) is the library's, Go
 // only carries the requests, so a watch can report each status change and be saved between steps.
@@ -583,8 +582,9 @@ type AdverseMediaRequest struct {
 }
 
 // CreateAdverseMedia starts a screening and returns its job id. With idempotencyKey "" a random key is
-// made; retries of this call reuse it, so a retry never starts a second job. ctx is checked before
-// the call only: the POST itself is bounded by the request timeout and retry policy.
+// made; retries of this call reuse it, so a retry never starts a second job. When ctx is done the call
+// ends at once, the request in flight included; the server may have started the job by then, so pass
+// your own idempotencyKey if you may cancel: creating again with it gets that job, not a second one.
 func (cl *Client) CreateAdverseMedia(ctx context.Context, r AdverseMediaRequest, idempotencyKey string) (string, error) {
 	fields := []string{r.FirstName, r.LastName, r.Email, r.DateOfBirth, r.Country, idempotencyKey}
 	names := []string{"first name", "last name", "email", "date of birth", "country", "idempotency key"}
@@ -605,8 +605,8 @@ func (cl *Client) CreateAdverseMedia(ctx context.Context, r AdverseMediaRequest,
 		cs[i] = p
 	}
 	var out *C.char
-	err := cl.call(ctx, func(c *C.deepidv_client, _ *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
-		return C.deepidv_client_create_adverse_media(c, cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], &out, e)
+	err := cl.call(ctx, func(c *C.deepidv_client, cancel *C.deepidv_cancel, e **C.deepidv_error) C.deepidv_result {
+		return C.deepidv_client_create_adverse_media_ex(c, cs[0], cs[1], cs[2], cs[3], cs[4], cs[5], cancel, &out, e)
 	})
 	if err != nil {
 		return "", err

@@ -307,6 +307,31 @@ func TestContextCancelInterruptsARequestInFlight(t *testing.T) {
 	}
 }
 
+func TestContextCancelInterruptsACreation(t *testing.T) {
+	c, err := NewClient(sandboxKey, mockURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	admin(t, "POST", "/__mock/faults", `{"scope":"all","fault":{"delayMs":5000},"times":1}`, 204)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	r := AdverseMediaRequest{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", DateOfBirth: "1815-12-10"}
+	start := time.Now()
+	id, err := c.CreateAdverseMedia(ctx, r, "go-cancelled-create-0001")
+	if !errors.Is(err, context.Canceled) || id != "" {
+		t.Fatalf("want context.Canceled, got %q %v", id, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the creation in flight was not interrupted: %v", d)
+	}
+	// the same key gets the job
+	id, err = c.CreateAdverseMedia(context.Background(), r, "go-cancelled-create-0001")
+	if err != nil || !strings.HasPrefix(id, "job_") {
+		t.Fatalf("created again: %q %v", id, err)
+	}
+}
+
 func TestContextDeadlineBoundsTheWait(t *testing.T) {
 	c := fastClient(t, sandboxKey)
 	id := newJob(t, `"ready"`, time.Minute)

@@ -567,6 +567,26 @@ deepidv_result deepidv_client_create_adverse_media(const deepidv_client *client,
                                                    deepidv_error **err_out);
 
 /**
+ * `deepidv_client_create_adverse_media`, cancellable: `deepidv_cancel_cancel` from another thread
+ * ends it at once (the request in flight included) with `DEEPIDV_TIMEOUT`. The server may have
+ * started the job by then: create again with the same `idempotency_key` to get its id without
+ * starting a second one (so pass your own key when you may cancel).
+ *
+ * # Safety
+ * As `deepidv_client_create_adverse_media`; `cancel` is NULL or a live handle.
+ */
+deepidv_result deepidv_client_create_adverse_media_ex(const deepidv_client *client,
+                                                      const char *first_name,
+                                                      const char *last_name,
+                                                      const char *email,
+                                                      const char *date_of_birth,
+                                                      const char *country,
+                                                      const char *idempotency_key,
+                                                      const deepidv_cancel *cancel,
+                                                      char **job_id_out,
+                                                      deepidv_error **err_out);
+
+/**
  * This thread's last failure message, one line; `""` if there was none. Never NULL.
  *
  * The pointer stays valid until the next failing call into this library on this thread.

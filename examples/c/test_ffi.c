@@ -736,6 +736,33 @@ static void test_cancel(void) {
     CHECK(strstr(deepidv_error_message(err), "cancelled") != NULL, "%s", deepidv_error_message(err));
     deepidv_error_free(err);
     deepidv_cancel_free(cancel);
+    /* a creation in flight too; created again with the same key, it gets its job */
+    {
+        mh_response r;
+        int status = mh_simple(URL, "POST", "/__mock/faults", "{\"scope\":\"all\",\"fault\":{\"delayMs\":5000},\"times\":1}", &r);
+        CHECK(status == 204, "fault for all: %d", status);
+        if (status >= 0) mh_response_free(&r);
+    }
+    cancel = deepidv_cancel_new();
+    pthread_create(&t, NULL, cancel_later, cancel);
+    t0 = now_ms();
+    char *created = (char *)1;
+    err = NULL;
+    CHECK_RC(deepidv_client_create_adverse_media_ex(c, "Ada", "Lovelace", "ada@example.com", "1815-12-10", NULL,
+                                                    "cancelled-create-0001", cancel, &created, &err),
+             DEEPIDV_TIMEOUT);
+    pthread_join(t, NULL);
+    CHECK(created == NULL, "no id on cancel");
+    CHECK(now_ms() - t0 < 1000, "creation in flight not interrupted: %llu ms", (unsigned long long)(now_ms() - t0));
+    CHECK(err && strstr(deepidv_error_message(err), "cancelled") != NULL, "%s", err ? deepidv_error_message(err) : "");
+    deepidv_error_free(err);
+    deepidv_cancel_free(cancel);
+    CHECK_RC(deepidv_client_create_adverse_media_ex(c, "Ada", "Lovelace", "ada@example.com", "1815-12-10", NULL,
+                                                    "cancelled-create-0001", NULL, &created, NULL),
+             DEEPIDV_OK);
+    CHECK(created && strncmp(created, "job_", 4) == 0, "job id %s", created ? created : "(null)");
+    deepidv_string_free(created);
+
     /* and the client goes on with a new connection */
     admin_job("\"ready\"", 0, id, sizeof id);
     CHECK_RC(deepidv_client_wait_job_ex(c, id, 0, NULL, &job, NULL), DEEPIDV_OK);

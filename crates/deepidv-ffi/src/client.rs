@@ -290,6 +290,44 @@ pub unsafe extern "C" fn deepidv_client_create_adverse_media(
     job_id_out: *mut *mut c_char,
     err_out: *mut *mut deepidv_error,
 ) -> deepidv_result {
+    // SAFETY: forwarded, with no cancellation handle.
+    unsafe {
+        deepidv_client_create_adverse_media_ex(
+            client,
+            first_name,
+            last_name,
+            email,
+            date_of_birth,
+            country,
+            idempotency_key,
+            ptr::null(),
+            job_id_out,
+            err_out,
+        )
+    }
+}
+
+/// `deepidv_client_create_adverse_media`, cancellable: `deepidv_cancel_cancel` from another thread
+/// ends it at once (the request in flight included) with `DEEPIDV_TIMEOUT`. The server may have
+/// started the job by then: create again with the same `idempotency_key` to get its id without
+/// starting a second one (so pass your own key when you may cancel).
+///
+/// # Safety
+/// As `deepidv_client_create_adverse_media`; `cancel` is NULL or a live handle.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // flat arguments are the point of a C (and cgo) signature
+pub unsafe extern "C" fn deepidv_client_create_adverse_media_ex(
+    client: *const deepidv_client,
+    first_name: *const c_char,
+    last_name: *const c_char,
+    email: *const c_char,
+    date_of_birth: *const c_char,
+    country: *const c_char,
+    idempotency_key: *const c_char,
+    cancel: *const deepidv_cancel,
+    job_id_out: *mut *mut c_char,
+    err_out: *mut *mut deepidv_error,
+) -> deepidv_result {
     call(err_out, || {
         // SAFETY: per the contract.
         unsafe { clear_out(job_id_out) };
@@ -310,7 +348,9 @@ pub unsafe extern "C" fn deepidv_client_create_adverse_media(
         let key = unsafe { opt_str_arg(idempotency_key, "idempotency_key") }?
             .map(IdempotencyKey::new)
             .transpose()?;
-        let created = c.create_adverse_media(&request, key)?;
+        // SAFETY: per the contract.
+        let cancel = unsafe { cancel_arg(cancel) };
+        let created = c.drive(&mut c.create_call(&request, key)?, &mut |_| {}, cancel)?;
         let id = created.id()?;
         // SAFETY: checked by `out_arg`.
         unsafe { *out = cstring(id.as_str()).into_raw() };
