@@ -212,9 +212,7 @@ impl Adapter for Ureq {
             std::thread::sleep(after);
             remote.cancel();
         });
-        let r = self
-            .0
-            .drive(&mut self.0.wait_poller(id), &mut |_| {}, Some(&cancel));
+        let r = self.0.wait_with_cancel(id, &cancel);
         canceller.join().unwrap();
         r
     }

@@ -183,6 +183,25 @@ impl Client {
         self.drive(&mut self.wait_poller(job_id), &mut |_| {}, None)
     }
 
+    /// [`Client::wait`], stopped at once (a sleep or a request in flight alike)
+    /// when `cancel` is cancelled from another thread: then an error of kind
+    /// [`ErrorKind::Timeout`] whose message starts with "cancelled".
+    ///
+    /// ```no_run
+    /// use deepidv_ureq::{CancelHandle, Client, JobId};
+    ///
+    /// let client = Client::from_env()?;
+    /// let cancel = CancelHandle::new();
+    /// let remote = cancel.clone(); // e.g. for a shutdown handler
+    /// std::thread::spawn(move || remote.cancel());
+    /// let outcome = client.wait_with_cancel(&JobId::new("job_123")?, &cancel);
+    /// # Ok::<(), deepidv_ureq::Error>(())
+    /// ```
+    pub fn wait_with_cancel(&self, job_id: &JobId, cancel: &CancelHandle) -> Result<Job, Error> {
+        let _span = self.enter(Operation::Wait, Some(job_id));
+        self.drive(&mut self.wait_poller(job_id), &mut |_| {}, Some(cancel))
+    }
+
     /// [`Client::wait`] with another deadline.
     pub fn wait_for(&self, job_id: &JobId, timeout: Duration) -> Result<Job, Error> {
         let _span = self.enter(Operation::Wait, Some(job_id));
