@@ -165,6 +165,11 @@ impl BaseUrl {
     pub fn is_loopback(&self) -> bool {
         self.loopback
     }
+
+    /// Whether the scheme is `https`.
+    pub fn is_https(&self) -> bool {
+        self.prefix.starts_with("https://")
+    }
 }
 
 impl Default for BaseUrl {

@@ -103,6 +103,11 @@ impl ProxyUrl {
         Ok(Self { full, shown })
     }
 
+    /// Whether the connection to the proxy itself is TLS (`https://`).
+    pub fn is_https(&self) -> bool {
+        self.full.starts_with("https://")
+    }
+
     /// The whole URL, credentials included: only for handing to the HTTP library.
     pub fn expose(&self) -> &str {
         &self.full
@@ -165,6 +170,13 @@ pub enum ProxySetting {
 }
 
 impl Config {
+    /// Whether a client with this configuration, going through `proxy` (what
+    /// [`Config::proxy_for`] decided), ever speaks TLS: an `https` base URL or
+    /// an `https` proxy. Without TLS there is no trust store to load.
+    pub fn uses_tls(&self, proxy: Option<&ProxyUrl>) -> bool {
+        self.base_url.is_https() || proxy.is_some_and(ProxyUrl::is_https)
+    }
+
     /// Adds the CA certificates of a PEM file to the trusted roots. The client
     /// reads it when it is built; a missing or bad file is an
     /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error then.

@@ -136,7 +136,7 @@ impl Client {
             None => reqwest::Client::builder().no_proxy(),
         };
         let http = builder
-            .tls_backend_preconfigured(deepidv_trust::client_config(&config)?)
+            .tls_backend_preconfigured(deepidv_trust::client_config(&config, proxy.as_ref())?)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(max)

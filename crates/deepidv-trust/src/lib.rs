@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use deepidv_core::{CaSource, Config, Error, ErrorKind, TransportErrorKind};
+use deepidv_core::{CaSource, Config, Error, ErrorKind, ProxyUrl, TransportErrorKind};
 use rustls::{CertificateError, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -62,9 +62,18 @@ pub fn extra_roots(config: &Config) -> Result<Vec<CertificateDer<'static>>, Erro
 }
 
 /// Every root to trust: the OS store (or, when it is empty or missing, the
-/// bundled Mozilla roots) plus the configuration's extra CAs.
-pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>, Error> {
+/// bundled Mozilla roots) plus the configuration's extra CAs. When the client
+/// never speaks TLS ([`Config::uses_tls`]: an `http` loopback base URL and no
+/// `https` proxy, e.g. the simulator) the OS store is not read (it costs a
+/// couple of milliseconds per process); the extra CAs are still checked.
+pub fn root_certificates(
+    config: &Config,
+    proxy: Option<&ProxyUrl>,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let extra = extra_roots(config)?;
+    if !config.uses_tls(proxy) {
+        return Ok(extra);
+    }
     let mut roots = rustls_native_certs::load_native_certs().certs;
     if roots.is_empty() {
         roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec();
@@ -75,9 +84,12 @@ pub fn root_certificates(config: &Config) -> Result<Vec<CertificateDer<'static>>
 
 /// A rustls client configuration over ring with [`root_certificates`], for
 /// HTTP/1.1.
-pub fn client_config(config: &Config) -> Result<rustls::ClientConfig, Error> {
+pub fn client_config(
+    config: &Config,
+    proxy: Option<&ProxyUrl>,
+) -> Result<rustls::ClientConfig, Error> {
     let mut store = RootCertStore::empty();
-    store.add_parsable_certificates(root_certificates(config)?);
+    store.add_parsable_certificates(root_certificates(config, proxy)?);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -148,7 +160,7 @@ mod tests {
     fn a_missing_file_is_named() {
         let config = Config::new(deepidv_core::ApiKey::new("k").unwrap())
             .with_ca_file("/nonexistent/corp-ca.pem");
-        let e = root_certificates(&config).unwrap_err();
+        let e = root_certificates(&config, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.to_string().contains("/nonexistent/corp-ca.pem"), "{e}");
     }
@@ -179,6 +191,33 @@ mod tests {
     #[test]
     fn the_store_is_never_empty() {
         let config = Config::new(deepidv_core::ApiKey::new("k").unwrap());
-        assert!(!root_certificates(&config).unwrap().is_empty());
+        assert!(!root_certificates(&config, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn without_tls_the_os_store_is_not_read_but_extra_cas_are_checked() {
+        let http = Config::new(deepidv_core::ApiKey::new("k").unwrap())
+            .with_base_url(deepidv_core::BaseUrl::parse("http://127.0.0.1:4010").unwrap());
+        assert!(!http.uses_tls(None));
+        assert!(root_certificates(&http, None).unwrap().is_empty());
+        // an https proxy is TLS, so the roots are needed again
+        let tls_proxy = ProxyUrl::parse("https://proxy.example:3128").unwrap();
+        assert!(
+            !root_certificates(&http, Some(&tls_proxy))
+                .unwrap()
+                .is_empty()
+        );
+        let http_proxy = ProxyUrl::parse("http://proxy.example:3128").unwrap();
+        assert!(
+            root_certificates(&http, Some(&http_proxy))
+                .unwrap()
+                .is_empty()
+        );
+        // a bad extra CA is refused all the same
+        let bad = http.with_ca_pem(b"not a certificate".as_slice());
+        assert_eq!(
+            root_certificates(&bad, None).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 }

@@ -64,7 +64,8 @@ impl Client {
         let config = config.with_default_frontend("ureq");
         // Trust and proxy are decided outside ureq (deepidv-trust, the core), so
         // both clients agree; ureq's own environment reading is turned off.
-        let roots = deepidv_trust::root_certificates(&config)?
+        let proxy = config.proxy_for(env)?;
+        let roots = deepidv_trust::root_certificates(&config, proxy.as_ref())?
             .iter()
             .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
             .collect();
@@ -72,7 +73,6 @@ impl Client {
             .provider(ureq::tls::TlsProvider::Rustls)
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
             .build();
-        let proxy = config.proxy_for(env)?;
         let agent_proxy = match &proxy {
             Some(p) => Some(ureq::Proxy::new(p.expose()).map_err(|_| {
                 Error::new(
