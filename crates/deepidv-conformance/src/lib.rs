@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use deepidv_core::{
     AdverseMediaRequest, ApiKey, BaseUrl, Config, CreatedJob, Error, ErrorKind, Event, EventHookFn,
-    IdempotencyKey, Job, JobId, JobStatus, PollerState,
+    IdempotencyKey, Job, JobId, JobStatus, PollerState, ProxyUrl,
 };
 use futures_util::StreamExt;
 
@@ -40,6 +40,8 @@ pub trait Adapter: Send + Sync + Sized + 'static {
     /// The same client, showing every event of every call to `hook`
     /// (`with_event_hook`).
     fn with_event_hook(self, hook: Arc<EventHookFn>) -> Self;
+    /// `proxy()`: the proxy the client decided on.
+    fn proxy(&self) -> Option<&ProxyUrl>;
     /// `get_job`.
     fn get_job(&self, id: &JobId) -> Result<Job, Error>;
     /// `wait`.
@@ -122,6 +124,9 @@ impl Adapter for Ureq {
     }
     fn with_event_hook(self, hook: Arc<EventHookFn>) -> Self {
         Self(self.0.with_event_hook(hook))
+    }
+    fn proxy(&self) -> Option<&ProxyUrl> {
+        self.0.proxy()
     }
     fn get_job(&self, id: &JobId) -> Result<Job, Error> {
         self.0.get_job(id)
@@ -258,6 +263,9 @@ impl Adapter for Reqwest {
             client: self.client.with_event_hook(hook),
             ..self
         }
+    }
+    fn proxy(&self) -> Option<&ProxyUrl> {
+        self.client.proxy()
     }
     fn get_job(&self, id: &JobId) -> Result<Job, Error> {
         self.runtime.block_on(self.client.get_job(id))

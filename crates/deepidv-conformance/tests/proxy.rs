@@ -176,6 +176,60 @@ fn a_cancel_interrupts_a_request_in_flight_over_tls_through_the_proxy<A: Adapter
     assert_eq!(proxy.tunnels().len(), 2);
 }
 
+/// `proxy()`: the proxy a client decided on, credentials included, for code
+/// that sends requests of its own (Go's watch, a C event loop).
+fn the_decided_proxy_is_exposed_with_its_credentials<A: Adapter>() {
+    let config = |base: &str| {
+        Config::new(deepidv_conformance::ApiKey::new("sk_test_proxy").unwrap())
+            .with_base_url(BaseUrl::parse(base).unwrap())
+    };
+    let proxy_of = |config: Config, vars: Vec<(&'static str, String)>| {
+        let client = A::with_env(config, &env(vars)).unwrap();
+        client.proxy().map(|p| p.expose().to_owned())
+    };
+    let explicit = ProxyUrl::parse("http://alice:hunter2@proxy.corp:3128").unwrap();
+    let from_env = || vec![("HTTPS_PROXY", "http://env-proxy:8080".to_owned())];
+    // the explicit setting wins over the environment; the credentials are kept
+    assert_eq!(
+        proxy_of(
+            config("https://api.deepidv.test").with_proxy(explicit.clone()),
+            from_env()
+        ),
+        Some("http://alice:hunter2@proxy.corp:3128".to_owned())
+    );
+    // otherwise the environment, by scheme
+    assert_eq!(
+        proxy_of(config("https://api.deepidv.test"), from_env()),
+        Some("http://env-proxy:8080".to_owned())
+    );
+    // NO_PROXY, "no proxy" and loopback: direct
+    let mut bypass = from_env();
+    bypass.push(("NO_PROXY", ".deepidv.test".to_owned()));
+    assert_eq!(proxy_of(config("https://api.deepidv.test"), bypass), None);
+    assert_eq!(
+        proxy_of(
+            config("https://api.deepidv.test").without_proxy(),
+            from_env()
+        ),
+        None
+    );
+    assert_eq!(
+        proxy_of(
+            config("http://127.0.0.1:8080").with_proxy(explicit.clone()),
+            from_env()
+        ),
+        None
+    );
+    // Display never shows the password
+    let client = A::with_env(
+        config("https://api.deepidv.test").with_proxy(explicit),
+        &|_| None,
+    )
+    .unwrap();
+    let shown = client.proxy().unwrap().to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
 deepidv_conformance::both!(
     https_through_the_proxy_hides_the_key_and_keeps_one_tunnel,
     the_environment_proxy_is_used_unless_no_proxy_says_otherwise,
@@ -183,4 +237,5 @@ deepidv_conformance::both!(
     the_explicit_setting_wins_over_the_environment,
     an_unreachable_proxy_is_retried_then_unavailable_without_its_password,
     a_cancel_interrupts_a_request_in_flight_over_tls_through_the_proxy,
+    the_decided_proxy_is_exposed_with_its_credentials,
 );

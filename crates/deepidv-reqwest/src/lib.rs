@@ -197,6 +197,16 @@ impl Client {
         &self.inner.config
     }
 
+    /// The proxy this client's requests go through, as decided when it was
+    /// made ([`Config::proxy_for`]: the explicit setting, else the proxy
+    /// variables; never one for a loopback base URL), or `None` for direct
+    /// connections. For code that sends requests of its own and must take the
+    /// same route: [`ProxyUrl::expose`](deepidv_core::ProxyUrl::expose) is the
+    /// full URL, credentials included; its `Display` hides them.
+    pub fn proxy(&self) -> Option<&deepidv_core::ProxyUrl> {
+        self.inner.proxy.as_ref()
+    }
+
     /// This client's monotonic clock (tokio's), as the core reads it.
     pub fn now(&self) -> Duration {
         self.inner.origin.elapsed()
