@@ -21,7 +21,7 @@
 // decision (when to poll, backoff, retries, what an answer means, the deadline) is the library's, Go
 // only carries the requests, so a watch can report each status change and be saved between steps.
 // Go's transport is set up like the library's: it trusts the system's roots plus the WithCACertFile
-// files, and goes through the proxy the library decided on (WithProxy, else DEEPIDV_PROXY,
+// and WithCACertPEM certificates, and goes through the proxy the library decided on (WithProxy, else DEEPIDV_PROXY,
 // HTTPS_PROXY/HTTP_PROXY, ALL_PROXY, minus NO_PROXY; never for loopback), not Go's
 // ProxyFromEnvironment. A certificate Go refuses ends a watch at once, with the message GetJob gives.
 //
@@ -245,7 +245,7 @@ type options struct {
 	maxRetries, waitMaxFailures                                   *uint32
 	maxBodyBytes                                                  int64
 	insecureHTTP                                                  bool
-	caFiles                                                       []string
+	caCerts                                                       []caCert
 	proxy                                                         *string
 	userAgentSuffix                                               *string
 	logger                                                        func(level, msg string)
@@ -256,7 +256,21 @@ type options struct {
 // file makes NewClient fail with ErrInvalidArgument naming it, before any request. Watch trusts them
 // too, added to the system's roots of Go's TLS (which has no bundled fallback).
 func WithCACertFile(path string) Option {
-	return func(o *options) { o.caFiles = append(o.caFiles, path) }
+	return func(o *options) { o.caCerts = append(o.caCerts, caCert{path: path}) }
+}
+
+// WithCACertPEM adds the CA certificates of this PEM text to the trusted roots, like WithCACertFile
+// but from memory (a CA embedded in the program, or read from a secret store); repeatable. Text that
+// holds no certificate makes NewClient fail with ErrInvalidArgument. Watch trusts them too.
+func WithCACertPEM(pem []byte) Option {
+	pem = append([]byte(nil), pem...) // the caller may reuse its slice
+	return func(o *options) { o.caCerts = append(o.caCerts, caCert{pem: pem}) }
+}
+
+// caCert is one extra CA source: a file (path) or PEM text.
+type caCert struct {
+	path string
+	pem  []byte
 }
 
 // WithProxy uses this proxy (http://[user:password@]host:port) whatever DEEPIDV_PROXY, HTTPS_PROXY,
@@ -424,8 +438,15 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 		logHandle = registerLogger(o.logger)
 		set(C.set_go_logger(copts, logHandle), "logger")
 	}
-	for _, path := range o.caFiles {
-		if p, perr := cString("CA file", path); perr != nil {
+	for _, ca := range o.caCerts {
+		if ca.pem != nil {
+			if p, perr := cString("CA PEM", string(ca.pem)); perr != nil {
+				set(C.DEEPIDV_INVALID_ARGUMENT, "CA PEM")
+			} else {
+				set(C.deepidv_client_options_set_ca_pem(copts, p), "CA PEM")
+				free(p)
+			}
+		} else if p, perr := cString("CA file", ca.path); perr != nil {
 			set(C.DEEPIDV_INVALID_ARGUMENT, "CA file")
 		} else {
 			set(C.deepidv_client_options_set_ca_file(copts, p), "CA file")
@@ -469,7 +490,7 @@ func NewClient(apiKey, baseURL string, opts ...Option) (*Client, error) {
 	if p := C.deepidv_client_get_proxy(c); p != nil {
 		proxy = C.GoString(p)
 	}
-	hc, err := newHTTPClient(connect, o.caFiles, proxy)
+	hc, err := newHTTPClient(connect, o.caCerts, proxy)
 	if err != nil {
 		C.deepidv_client_free(c)
 		C.deepidv_client_options_free(copts)

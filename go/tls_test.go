@@ -104,6 +104,21 @@ func TestTLSTrustedThroughWithCACertFile(t *testing.T) {
 	wantNotFound(t, "Resume", err)
 }
 
+func TestTLSTrustedThroughWithCACertPEM(t *testing.T) {
+	pem, err := os.ReadFile(tlsCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tlsTestClient(t, tlsURL, WithCACertPEM(pem))
+	for what, err := range outcomes(t, c, missingJob) {
+		wantNotFound(t, what, err) // GetJob, Wait and Watch alike
+	}
+	// text with no certificate in it is refused before any request
+	if _, err := NewClient(sandboxKey, tlsURL, WithCACertPEM([]byte("not a certificate"))); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad PEM text: %v", err)
+	}
+}
+
 func TestTLSUntrustedIsNotRetried(t *testing.T) {
 	c := tlsTestClient(t, tlsURL) // the simulator's CA is not among the system's roots
 	for what, err := range outcomes(t, c, missingJob) {

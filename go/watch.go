@@ -27,10 +27,10 @@ import (
 
 // newHTTPClient is the transport of Watch: Go's own, set up as the library sets up its own for GetJob
 // and Wait, so a watch goes where they go and trusts what they trust: the client's connect timeout, the
-// operating system's roots plus every WithCACertFile file, and the proxy the library decided on (proxy
+// operating system's roots plus every WithCACertFile file and WithCACertPEM text, and the proxy the library decided on (proxy
 // "" means direct; Go's ProxyFromEnvironment is never used: the library already read the environment).
 // Redirects are handed to the library (which refuses them) rather than followed with the API key.
-func newHTTPClient(connect time.Duration, caFiles []string, proxy string) (*http.Client, error) {
+func newHTTPClient(connect time.Duration, caCerts []caCert, proxy string) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
 	t.Proxy = nil
@@ -41,19 +41,25 @@ func newHTTPClient(connect time.Duration, caFiles []string, proxy string) (*http
 		}
 		t.Proxy = http.ProxyURL(u)
 	}
-	if len(caFiles) > 0 {
+	if len(caCerts) > 0 {
 		roots, err := x509.SystemCertPool()
 		if err != nil || roots == nil {
-			roots = x509.NewCertPool() // as the library: the files alone are still trusted
+			roots = x509.NewCertPool() // as the library: the extra CAs alone are still trusted
 		}
-		for _, path := range caFiles {
+		for _, ca := range caCerts {
+			if ca.pem != nil {
+				if !roots.AppendCertsFromPEM(ca.pem) {
+					return nil, invalid("CA PEM text: no PEM certificate in it")
+				}
+				continue
+			}
 			// NewClient's C option already read these; a file changed since is still refused.
-			pem, err := os.ReadFile(path)
+			pem, err := os.ReadFile(ca.path)
 			if err != nil {
-				return nil, invalid("CA file %s: %v", path, err)
+				return nil, invalid("CA file %s: %v", ca.path, err)
 			}
 			if !roots.AppendCertsFromPEM(pem) {
-				return nil, invalid("CA file %s: no PEM certificate in it", path)
+				return nil, invalid("CA file %s: no PEM certificate in it", ca.path)
 			}
 		}
 		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}

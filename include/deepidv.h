@@ -865,6 +865,19 @@ deepidv_result deepidv_client_options_set_allow_insecure_http(deepidv_client_opt
 deepidv_result deepidv_client_options_set_ca_file(deepidv_client_options *opts, const char *path);
 
 /**
+ * Adds the CA certificates of this PEM text (one or more `-----BEGIN CERTIFICATE-----` blocks) to
+ * the trusted roots, like `deepidv_client_options_set_ca_file` but from memory (a CA embedded in the
+ * program, or read from a secret store); repeatable. Text that holds no certificate makes
+ * `deepidv_client_new_with_options` return `DEEPIDV_INVALID_ARGUMENT`. NULL is
+ * `DEEPIDV_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `opts` is NULL or live options used by nobody else; `pem` is NULL or a NUL-terminated string.
+ */
+deepidv_result deepidv_client_options_set_ca_pem(deepidv_client_options *opts,
+                                                 const char *pem);
+
+/**
  * Uses this proxy (`http://[user:password@]host:port`), whatever `HTTPS_PROXY` and the like say;
  * NULL or `""` means no proxy at all. Loopback base URLs never use a proxy. A bad URL is
  * `DEEPIDV_INVALID_ARGUMENT` (the message never shows the password). Without this call, the

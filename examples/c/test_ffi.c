@@ -563,6 +563,34 @@ static void test_tls(void) {
     CHECK(err && deepidv_error_http_status(err) == 404, "status %u", err ? deepidv_error_http_status(err) : 0);
     deepidv_error_free(err);
 
+    /* trusted through the CA's PEM text (deepidv_client_options_set_ca_pem) */
+    {
+        FILE *f = fopen(TLS_CA, "rb");
+        char pem[16384];
+        size_t n = f ? fread(pem, 1, sizeof pem - 1, f) : 0;
+        if (f) fclose(f);
+        pem[n] = '\0';
+        CHECK(n > 0, "read %s", TLS_CA);
+        deepidv_client_options *o = fast_options();
+        CHECK_RC(deepidv_client_options_set_ca_pem(o, pem), DEEPIDV_OK);
+        deepidv_client *c = NULL;
+        CHECK_RC(deepidv_client_new_with_options(KEY, TLS_URL, o, &c, NULL), DEEPIDV_OK);
+        deepidv_client_options_free(o);
+        deepidv_job *job = NULL;
+        err = NULL;
+        CHECK_RC(deepidv_client_get_job_ex(c, "job_not_there", NULL, &job, &err), DEEPIDV_NOT_FOUND);
+        deepidv_error_free(err);
+        deepidv_client_free(c);
+        /* text with no certificate in it: refused when the client is made */
+        o = fast_options();
+        CHECK_RC(deepidv_client_options_set_ca_pem(o, "not a certificate"), DEEPIDV_OK);
+        CHECK_RC(deepidv_client_options_set_ca_pem(o, NULL), DEEPIDV_INVALID_ARGUMENT);
+        c = NULL;
+        CHECK_RC(deepidv_client_new_with_options(KEY, TLS_URL, o, &c, NULL), DEEPIDV_INVALID_ARGUMENT);
+        CHECK(c == NULL, "no client");
+        deepidv_client_options_free(o);
+    }
+
     /* not trusted: UNAVAILABLE, not retried, one line saying what to do */
     err = NULL;
     CHECK_RC(tls_get(TLS_URL, NULL, &err), DEEPIDV_UNAVAILABLE);

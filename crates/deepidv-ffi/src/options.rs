@@ -26,7 +26,7 @@ pub struct deepidv_client_options {
     wait_max_failures: Option<u32>,
     max_body_bytes: Option<usize>,
     allow_insecure_http: bool,
-    ca_files: Vec<std::path::PathBuf>,
+    ca_certs: Vec<deepidv_core::CaSource>,
     proxy: Option<ProxySetting>,
     /// Already checked by the core (`Config::check_user_agent_suffix`).
     user_agent_suffix: Option<String>,
@@ -156,9 +156,7 @@ pub(crate) fn build_config(
     if let Some(v) = o.max_body_bytes {
         config.max_body_bytes = v;
     }
-    for path in &o.ca_files {
-        config = config.with_ca_file(path);
-    }
+    config.ca_certs.extend(o.ca_certs.iter().cloned());
     if let Some(proxy) = &o.proxy {
         config.proxy = proxy.clone();
     }
@@ -415,7 +413,31 @@ pub unsafe extern "C" fn deepidv_client_options_set_ca_file(
         let o = unsafe { mut_arg(opts, "opts") }?;
         // SAFETY: per the contract.
         let path = unsafe { str_arg(path, "path") }?;
-        o.ca_files.push(path.into());
+        o.ca_certs.push(deepidv_core::CaSource::File(path.into()));
+        Ok(())
+    })
+}
+
+/// Adds the CA certificates of this PEM text (one or more `-----BEGIN CERTIFICATE-----` blocks) to
+/// the trusted roots, like `deepidv_client_options_set_ca_file` but from memory (a CA embedded in the
+/// program, or read from a secret store); repeatable. Text that holds no certificate makes
+/// `deepidv_client_new_with_options` return `DEEPIDV_INVALID_ARGUMENT`. NULL is
+/// `DEEPIDV_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `opts` is NULL or live options used by nobody else; `pem` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn deepidv_client_options_set_ca_pem(
+    opts: *mut deepidv_client_options,
+    pem: *const std::ffi::c_char,
+) -> deepidv_result {
+    call(ptr::null_mut(), || {
+        // SAFETY: per the contract.
+        let o = unsafe { mut_arg(opts, "opts") }?;
+        // SAFETY: per the contract.
+        let pem = unsafe { str_arg(pem, "pem") }?;
+        o.ca_certs
+            .push(deepidv_core::CaSource::Pem(pem.as_bytes().to_vec()));
         Ok(())
     })
 }
