@@ -30,7 +30,8 @@ pub struct Cli {
     pub ca_cert: Option<std::path::PathBuf>,
 
     /// Proxy for API calls, wins over HTTPS_PROXY/HTTP_PROXY/ALL_PROXY [env: DEEPIDV_PROXY,
-    /// read with them]. NO_PROXY is honoured; loopback hosts never use a proxy.
+    /// read with them]; `--proxy ''` uses none at all. NO_PROXY is honoured; loopback hosts never
+    /// use a proxy.
     #[arg(long, value_name = "URL", global = true)]
     pub proxy: Option<String>,
 

@@ -113,3 +113,34 @@ fn corrupt_pem_and_bad_proxy_are_invalid_arguments_before_any_request() {
     assert_eq!(s.mock.connections_accepted(), 0);
     let _ = std::fs::remove_file(&s.ca);
 }
+
+#[test]
+fn an_empty_proxy_flag_means_no_proxy_whatever_the_environment_says() {
+    // A non-loopback base URL that refuses at once (0.0.0.0 connects to this machine), and a dead
+    // proxy in the environment: the error says which way the call went.
+    let run = |extra: &[&str]| {
+        let mut c = common::command();
+        c.env_remove("DEEPIDV_PROXY")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env("HTTPS_PROXY", "http://alice:hunter2@127.0.0.1:9")
+            .env("DEEPIDV_API_KEY", DEFAULT_API_KEY)
+            .args(["--base-url", "https://0.0.0.0:1"])
+            .args(extra)
+            .args(["jobs", "get", "job_1"])
+            .stderr(Stdio::piped());
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, through) = run(&[]);
+    assert_eq!(code, Some(7), "{through}");
+    assert!(
+        through.contains("127.0.0.1:9"),
+        "through the proxy: {through}"
+    );
+    assert!(!through.contains("hunter2"), "{through}");
+    let (code, direct) = run(&["--proxy", ""]);
+    assert_eq!(code, Some(7), "{direct}");
+    assert!(!direct.contains("127.0.0.1:9"), "direct: {direct}");
+    assert!(direct.contains("0.0.0.0:1"), "{direct}");
+}
