@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bulk screening benches (measured, never asserted): people per second end to end
 # with SQLite (one process) and PostgreSQL (1 and 4 workers), peak RSS at 10,000 and
-# 100,000 people, and the time to resume after kill -9 at 50,000.
+# 100,000 people, and the time to resume after kill -9 at 50,000; beside the SQLite runs, the
+# same screenings with no store (benches/screen_many.rs), the outside baseline.
 #
 #   benches/batch.sh [N]        N people for the throughput runs (default 100000)
 #
@@ -40,9 +41,15 @@ stop_mock() { kill "$MOCK_PID" 2>/dev/null || true; wait "$MOCK_PID" 2>/dev/null
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):.0f}')" "$@"; }
 
-# 1. SQLite, one process: people/s, and peak RSS (GNU time's %M, in KiB).
+# 1. SQLite, one process: people/s, and peak RSS (GNU time's %M, in KiB); beside it, in the same
+#    run, the outside baseline: the same people screened by the async client alone, with no store
+#    (benches/screen_many.rs, at batch's default concurrency of 256).
+cargo bench -q --locked -p deepidv-benches --bench screen_many --no-run >&2
 for n in "$N" 10000; do
   people "$n" "$WORK/p$n.csv"
+  start_mock
+  cargo bench -q --locked -p deepidv-benches --bench screen_many -- "$n" | grep '^RESULT'
+  stop_mock
   start_mock
   t0=$(now)
   /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN" batch run --input "$WORK/p$n.csv" --state "$WORK/s$n.db" >/dev/null

@@ -47,8 +47,10 @@ fn every_bench_is_run_by_a_driver_and_every_driven_bench_exists() {
                 .trim_matches('"')
         })
         .collect();
-    assert_eq!(benches.len(), 4, "{benches:?}");
-    let drivers = ["blocking.sh", "async.sh", "c.sh"].map(read).join("\n");
+    assert_eq!(benches.len(), 5, "{benches:?}");
+    let drivers = ["blocking.sh", "async.sh", "c.sh", "batch.sh"]
+        .map(read)
+        .join("\n");
     let mut driven: Vec<&str> = drivers
         .split("-p deepidv-benches")
         .skip(1)
