@@ -238,11 +238,9 @@ pub(crate) fn config(cli: &Cli, key: &str, frontend: &str) -> Result<Config, Err
     if let Some(path) = &cli.ca_cert {
         config = config.with_ca_file(path);
     }
-    match cli.proxy.as_deref().map(str::trim) {
+    if let Some(proxy) = &cli.proxy {
         // `--proxy ''`: no proxy at all, whatever the environment says (as C's NULL and Go's "")
-        Some("") => config = config.without_proxy(),
-        Some(proxy) => config = config.with_proxy(deepidv_core::ProxyUrl::parse(proxy)?),
-        None => {}
+        config.proxy = deepidv_core::ProxySetting::explicit(proxy)?;
     }
     // `--user-agent-suffix`, or else `DEEPIDV_USER_AGENT_SUFFIX` read the core's way (a blank value
     // is unset), so the flag wins and the variable means what it means to `Config::from_env`.

@@ -169,6 +169,21 @@ pub enum ProxySetting {
     Off,
 }
 
+impl ProxySetting {
+    /// An explicit setting from text, as every frontend takes it (the CLI's
+    /// `--proxy`, C's `deepidv_client_options_set_proxy`, Go's `WithProxy`): a
+    /// proxy URL, or blank for no proxy at all. A bad URL is an
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument) error that never
+    /// shows the credentials.
+    pub fn explicit(text: &str) -> Result<Self, Error> {
+        if text.trim().is_empty() {
+            Ok(Self::Off)
+        } else {
+            ProxyUrl::parse(text).map(Self::Url)
+        }
+    }
+}
+
 impl Config {
     /// Whether a client with this configuration, going through `proxy` (what
     /// [`Config::proxy_for`] decided), ever speaks TLS: an `https` base URL or
@@ -302,6 +317,19 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
 mod tests {
     use super::*;
     use crate::{ApiKey, ErrorKind};
+
+    #[test]
+    fn an_explicit_setting_is_a_url_or_blank_for_none() {
+        assert_eq!(ProxySetting::explicit("").unwrap(), ProxySetting::Off);
+        assert_eq!(ProxySetting::explicit("  ").unwrap(), ProxySetting::Off);
+        assert_eq!(
+            ProxySetting::explicit("http://proxy:3128").unwrap(),
+            ProxySetting::Url(ProxyUrl::parse("http://proxy:3128").unwrap())
+        );
+        let e = ProxySetting::explicit("socks5://alice:hunter2@proxy:1080").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
 
     fn config(base: &str) -> Config {
         Config::new(ApiKey::new("sk_test_1").unwrap()).with_base_url(BaseUrl::parse(base).unwrap())

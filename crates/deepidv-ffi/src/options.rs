@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::time::Duration;
 
-use deepidv_core::{ApiKey, BaseUrl, Config, Error, Event, EventLevel, ProxySetting, ProxyUrl};
+use deepidv_core::{ApiKey, BaseUrl, Config, Error, Event, EventLevel, ProxySetting};
 
 use crate::boundary::{call, cstring, free_box, guard, invalid, mut_arg, opt_str_arg, str_arg};
 use crate::error::deepidv_result;
@@ -460,11 +460,7 @@ pub unsafe extern "C" fn deepidv_client_options_set_proxy(
         let o = unsafe { mut_arg(opts, "opts") }?;
         // SAFETY: per the contract.
         let url = unsafe { opt_str_arg(url, "url") }?.unwrap_or_default();
-        o.proxy = Some(if url.trim().is_empty() {
-            ProxySetting::Off
-        } else {
-            ProxySetting::Url(ProxyUrl::parse(url)?)
-        });
+        o.proxy = Some(ProxySetting::explicit(url)?);
         Ok(())
     })
 }
