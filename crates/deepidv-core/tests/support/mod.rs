@@ -124,7 +124,8 @@ impl<T> Run<T> {
 }
 
 /// Drives `machine` against `server` on a virtual clock. Each answer takes
-/// `latency` of virtual time. More than `max_steps` steps is a livelock: panic.
+/// `latency` of virtual time, however long the request's timeout. More than
+/// `max_steps` steps is a livelock: panic.
 pub fn drive<M: Machine>(
     machine: &mut M,
     start: Duration,
@@ -132,54 +133,8 @@ pub fn drive<M: Machine>(
     max_steps: usize,
     mut server: impl FnMut(Duration, &Request<Vec<u8>>) -> Answer,
 ) -> Run<M::Output> {
-    let mut now = start;
-    let mut steps = Vec::new();
-    for _ in 0..max_steps {
-        let action = machine.poll(now);
-        match action {
-            Action::Send {
-                request, timeout, ..
-            } => {
-                let answer = server(now, &request);
-                steps.push(Step::Sent {
-                    at: now,
-                    request,
-                    timeout,
-                });
-                now += latency;
-                match answer {
-                    Answer::Http(code, headers, body) => {
-                        let mut b = Response::builder().status(code);
-                        for (k, v) in headers {
-                            b = b.header(k, v);
-                        }
-                        machine.handle_response(now, &b.body(body.into_bytes()).unwrap());
-                    }
-                    Answer::Transport(kind) => machine
-                        .handle_transport_error(now, TransportError::new(kind, "scripted failure")),
-                }
-            }
-            Action::WaitUntil(t) => {
-                assert!(t > now, "WaitUntil({t:?}) at {now:?} would spin");
-                steps.push(Step::Waited { at: now, until: t });
-                now = t;
-            }
-            Action::Done(outcome) => {
-                while let Some(e) = machine.poll_event() {
-                    steps.push(Step::Event(now, e));
-                }
-                return Run {
-                    outcome,
-                    steps,
-                    end: now,
-                };
-            }
-        }
-        while let Some(e) = machine.poll_event() {
-            steps.push(Step::Event(now, e));
-        }
-    }
-    panic!("machine did not finish within {max_steps} steps: livelock");
+    let server = |now, request: &Request<Vec<u8>>| (latency, server(now, request));
+    drive_with(machine, start, Duration::ZERO, false, max_steps, server)
 }
 
 /// Like [`drive`], but closer to a real adapter: each answer takes the latency
@@ -190,6 +145,19 @@ pub fn drive_timed<M: Machine>(
     machine: &mut M,
     start: Duration,
     oversleep: Duration,
+    max_steps: usize,
+    server: impl FnMut(Duration, &Request<Vec<u8>>) -> (Duration, Answer),
+) -> Run<M::Output> {
+    drive_with(machine, start, oversleep, true, max_steps, server)
+}
+
+/// The one driver loop of [`drive`] and [`drive_timed`]: `cut_off` decides
+/// whether an answer slower than its request's timeout is cut off there.
+fn drive_with<M: Machine>(
+    machine: &mut M,
+    start: Duration,
+    oversleep: Duration,
+    cut_off: bool,
     max_steps: usize,
     mut server: impl FnMut(Duration, &Request<Vec<u8>>) -> (Duration, Answer),
 ) -> Run<M::Output> {
@@ -206,7 +174,7 @@ pub fn drive_timed<M: Machine>(
                     request,
                     timeout,
                 });
-                if latency > timeout {
+                if cut_off && latency > timeout {
                     now += timeout;
                     machine.handle_transport_error(
                         now,
