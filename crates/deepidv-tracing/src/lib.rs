@@ -33,9 +33,9 @@ use std::marker::PhantomData;
 #[cfg(not(feature = "tracing"))]
 use std::sync::MutexGuard;
 
-use deepidv_core::Event;
 #[cfg(feature = "tracing")]
 use deepidv_core::EventLevel;
+use deepidv_core::{Event, EventHook};
 #[cfg(feature = "tracing")]
 pub use tracing;
 #[cfg(feature = "tracing")]
@@ -183,6 +183,16 @@ pub fn level(level: EventLevel) -> Level {
         EventLevel::Debug => Level::DEBUG,
         EventLevel::Info => Level::INFO,
         EventLevel::Warn => Level::WARN,
+    }
+}
+
+/// Shows one machine event to everything watching a client: the tracing
+/// subscriber ([`event`]), then the client's event hook, if it has one. Both
+/// clients call this once per event, so they report events the same way.
+pub fn observe(event: &Event, hook: Option<&EventHook>) {
+    self::event(event);
+    if let Some(hook) = hook {
+        hook.call(event);
     }
 }
 

@@ -132,10 +132,7 @@ impl Client {
     /// Shows one event to the tracing subscriber (with the `tracing` feature)
     /// and to the event hook, if any.
     fn emit(&self, event: &Event) {
-        deepidv_tracing::event(event);
-        if let Some(hook) = &self.hook {
-            hook.call(event);
-        }
+        deepidv_tracing::observe(event, self.hook.as_ref());
     }
 
     /// The span of one operation (a no-op without the `tracing` feature).
